@@ -1,0 +1,75 @@
+"""Fixtures: a real CloudWatch Logs endpoint (moto's server) on loopback, and clients for it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import urllib.request
+from typing import Any, Iterator
+
+import pytest
+from helpers import REGION, make_client
+from moto.server import ThreadedMotoServer
+
+from wt_adapters import _engine
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LOGS"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """Start moto's server on a free loopback port; yield its URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def endpoint(moto_server: str) -> str:
+    """The endpoint URL, with the server's state reset for this test."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    return moto_server
+
+
+@pytest.fixture
+def client(endpoint: str) -> Any:
+    return make_client(endpoint)
+
+
+@pytest.fixture
+def group(request: pytest.FixtureRequest) -> str:
+    """A log group name of this test's own."""
+    return "test/" + re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:200]
+
+
+@pytest.fixture(autouse=True)
+def _close_leftover_engines() -> Iterator[None]:
+    yield
+    for engine in _engine.engines():
+        engine.close(timeout=2)
+
+
+@pytest.fixture
+def logger(request: pytest.FixtureRequest) -> Iterator[logging.Logger]:
+    """A logger of this test's own, not propagating to the root logger."""
+    log = logging.getLogger(f"wt_test.{request.node.name}")
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    try:
+        yield log
+    finally:
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            handler.close()

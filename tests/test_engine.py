@@ -1,0 +1,324 @@
+"""The engine's batching rules, checked on every request it makes (in memory)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import warnings
+from typing import Any, List, Optional
+
+import pytest
+from helpers import wait_for
+
+from wt_adapters import WatchtowerWarning
+from wt_adapters._engine import Engine, Settings
+from wt_adapters._memory import MemorySender, request_problem
+from wt_adapters._protocol import ErrorKind, SendError
+from wt_adapters._rules import MAX_BATCH_BYTES, MAX_BATCH_SPAN_MS
+
+NOW = int(time.time() * 1000)
+
+
+def make_engine(sender: Optional[Any] = None, **options: Any) -> Engine:
+    options.setdefault("log_group_name", "g")
+    return Engine(Settings(**options), sender or MemorySender())
+
+
+@pytest.fixture
+def sender() -> MemorySender:
+    return MemorySender()
+
+
+def assert_requests_valid(sender: MemorySender) -> None:
+    for request in sender.requests:
+        assert request_problem(request.events) is None
+
+
+def test_batches_hold_at_most_10000_events(sender: MemorySender) -> None:
+    engine = make_engine(sender)
+    for i in range(25_000):
+        engine.submit("s", NOW, f"m{i}")
+    assert engine.close(30)
+    assert [len(r.events) for r in sender.requests] == [10_000, 10_000, 5_000]
+    assert [m for _, _, m in sender.events("g")] == [f"m{i}" for i in range(25_000)]
+
+
+def test_batches_hold_at_most_1mib_counting_utf8_bytes_and_26_each(sender: MemorySender) -> None:
+    engine = make_engine(sender, max_message_size=MAX_BATCH_BYTES - 26)
+    message = "é" * 50_000  # 100,000 UTF-8 bytes in 50,000 characters
+    for _ in range(40):
+        engine.submit("s", NOW, message)
+    assert engine.close(30)
+    assert all(r.nbytes <= MAX_BATCH_BYTES for r in sender.requests)
+    assert [len(r.events) for r in sender.requests] == [10, 10, 10, 10]
+    assert_requests_valid(sender)
+
+
+def test_max_batch_count_and_size_options_are_obeyed(sender: MemorySender) -> None:
+    engine = make_engine(sender, max_batch_count=7, max_batch_size=2000, max_message_size=500)
+    for i in range(100):
+        engine.submit("s", NOW, "x" * 300 if i % 2 else "y")
+    assert engine.close(10)
+    assert all(len(r.events) <= 7 and r.nbytes <= 2000 for r in sender.requests)
+    assert len(sender.events("g")) == 100
+
+
+def test_events_are_sorted_by_timestamp_stably_inside_a_batch(sender: MemorySender) -> None:
+    engine = make_engine(sender)
+    stamps = [NOW - 1000 * random.randrange(50) for _ in range(2_000)]
+    for i, ts in enumerate(stamps):
+        engine.submit("s", ts, f"{ts}:{i}")
+    assert engine.close(10)
+    got = sender.events("g")
+    assert [ts for _, ts, _ in got] == sorted(stamps)
+    expected = sorted(((ts, i) for i, ts in enumerate(stamps)), key=lambda p: p[0])
+    assert [m for _, _, m in got] == [f"{ts}:{i}" for ts, i in expected]
+
+
+def test_no_batch_spans_24_hours_and_three_days_out_of_order_arrive_whole(
+    sender: MemorySender,
+) -> None:
+    engine = make_engine(sender)
+    day = 24 * 3600 * 1000
+    stamps = [NOW - 3 * day + random.randrange(3 * day) for _ in range(3_000)]
+    for i, ts in enumerate(stamps):
+        engine.submit("s", ts, str(i))
+    assert engine.close(10)
+    assert_requests_valid(sender)
+    assert all(r.events[-1][0] - r.events[0][0] < MAX_BATCH_SPAN_MS for r in sender.requests)
+    assert sorted(int(m) for _, _, m in sender.events("g")) == list(range(3_000))
+
+
+def test_an_empty_message_is_not_sent_and_warned_about(sender: MemorySender) -> None:
+    engine = make_engine(sender)
+    with pytest.warns(WatchtowerWarning, match="Empty messages cannot be sent"):
+        assert engine.submit("s", NOW, "") is False
+    engine.submit("s", NOW, "after")
+    assert engine.close(5)
+    assert [m for _, _, m in sender.events("g")] == ["after"]
+
+
+@pytest.mark.parametrize("char", ["a", "é", "€", "😀"])
+def test_an_oversized_message_is_cut_at_a_character_boundary(
+    sender: MemorySender, char: str
+) -> None:
+    engine = make_engine(sender, max_message_size=1026)
+    with pytest.warns(WatchtowerWarning, match="truncated"):
+        engine.submit("s", NOW, char * 5000)
+    assert engine.close(5)
+    [(_, _, message)] = sender.events("g")
+    data = message.encode("utf-8")
+    assert 1000 - 3 <= len(data) <= 1000
+    assert set(message) == {char}
+
+
+def test_a_lone_surrogate_is_sent_as_valid_utf8(sender: MemorySender) -> None:
+    engine = make_engine(sender)
+    engine.submit("s", NOW, "bad \udcff here")
+    assert engine.close(5)
+    [(_, _, message)] = sender.events("g")
+    message.encode("utf-8")
+    assert message == "bad \\udcff here"
+
+
+def test_an_event_waits_at_most_send_interval(sender: MemorySender) -> None:
+    engine = make_engine(sender, send_interval=0.3)
+    started = time.monotonic()
+    engine.submit("s", NOW, "hello")
+    wait_for(lambda: sender.events("g"), timeout=5)
+    assert time.monotonic() - started < 1.5
+    engine.close(5)
+
+
+def test_a_full_batch_goes_at_once_without_waiting_for_the_interval(
+    sender: MemorySender,
+) -> None:
+    engine = make_engine(sender, send_interval=600, max_batch_count=100)
+    for i in range(100):
+        engine.submit("s", NOW, str(i))
+    wait_for(lambda: len(sender.events("g")) == 100, timeout=5)
+    engine.close(5)
+
+
+def test_events_too_old_or_too_new_are_dropped_before_sending_and_counted(
+    sender: MemorySender,
+) -> None:
+    engine = make_engine(sender)
+    day = 24 * 3600 * 1000
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        engine.submit("s", NOW - 15 * day, "old")
+        engine.submit("s", NOW, "fine")
+        engine.submit("s", NOW + day, "future")
+        assert engine.close(5)
+    assert [m for _, _, m in sender.events("g")] == ["fine"]
+    assert engine.stats()["dropped"] == {"too_old": 1, "too_new": 1}
+    assert any("too old" in str(w.message) for w in caught)
+
+
+def test_missing_group_and_stream_are_created_with_tags_and_retention(
+    sender: MemorySender,
+) -> None:
+    engine = make_engine(
+        sender, log_group_retention_days=14, log_group_tags=(("team", "core"),)
+    )
+    for i in range(10):
+        engine.submit(f"s{i % 2}", NOW, str(i))
+    assert engine.close(5)
+    assert sorted(sender.groups["g"]) == ["s0", "s1"]
+    assert sender.tags["g"] == {"team": "core"}
+    assert sender.retention["g"] == 14
+    assert len(sender.events("g")) == 10
+
+
+def test_an_existing_group_is_left_as_it_is(sender: MemorySender) -> None:
+    sender.create_log_group("g", None)
+    engine = make_engine(sender, log_group_retention_days=14, log_group_tags=(("a", "b"),))
+    engine.submit("s", NOW, "x")
+    assert engine.close(5)
+    assert "g" not in sender.retention and "g" not in sender.tags
+
+
+class SlowSender(MemorySender):
+    """Blocks every PutLogEvents until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def put_log_events(self, group: str, stream: str, events: Any) -> Any:
+        self.gate.wait(10)
+        return super().put_log_events(group, stream, events)
+
+
+def test_flush_returns_false_when_its_timeout_passes() -> None:
+    sender = SlowSender()
+    engine = make_engine(sender)
+    engine.submit("s", NOW, "x")
+    started = time.monotonic()
+    assert engine.flush(timeout=0.3) is False
+    assert 0.25 < time.monotonic() - started < 2
+    sender.gate.set()
+    assert engine.flush(timeout=5) is True
+    engine.close(5)
+
+
+def test_flush_waits_only_for_what_was_queued_before_it() -> None:
+    sender = MemorySender()
+    engine = make_engine(sender)
+    for i in range(1000):
+        engine.submit("s", NOW, str(i))
+    assert engine.flush(5)
+    assert len(sender.events("g")) == 1000
+    assert engine.stats()["queued"] == 0
+    engine.close(5)
+
+
+def test_close_is_idempotent_and_later_events_are_counted_as_dropped(
+    sender: MemorySender,
+) -> None:
+    engine = make_engine(sender)
+    engine.submit("s", NOW, "x")
+    assert engine.close(5)
+    assert engine.close(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert engine.submit("s", NOW, "late") is False
+    assert engine.stats()["dropped"] == {"closed": 1}
+
+
+class RefusingSender(MemorySender):
+    """Refuses any batch holding a message that starts with 'bad'."""
+
+    def put_log_events(self, group: str, stream: str, events: Any) -> Any:
+        if any(m.startswith("bad") for _, m in events):
+            raise SendError(ErrorKind.INVALID, "InvalidParameterException", "refused")
+        return super().put_log_events(group, stream, events)
+
+
+def test_an_invalid_event_is_isolated_and_the_rest_of_its_batch_arrives() -> None:
+    sender = RefusingSender()
+    engine = make_engine(sender)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        for i in range(100):
+            engine.submit("s", NOW, "bad" if i == 37 else str(i))
+        assert engine.close(5)
+    assert [m for _, _, m in sender.events("g")] == [str(i) for i in range(100) if i != 37]
+    assert engine.stats()["dropped"] == {"invalid": 1}
+
+
+def test_stats_count_what_happened(sender: MemorySender) -> None:
+    engine = make_engine(sender)
+    for i in range(10):
+        engine.submit("s", NOW, str(i))
+    assert engine.close(5)
+    stats = engine.stats()
+    assert stats["enqueued"] == 10 and stats["sent"] == 10 and stats["queued"] == 0
+    assert stats["batches_sent"] == 1 and stats["dropped"] == {} and stats["rejected"] == {}
+
+
+def test_events_flow_from_many_threads_without_loss(sender: MemorySender) -> None:
+    engine = make_engine(sender, send_interval=0.05)
+
+    def work(n: int) -> None:
+        for i in range(2000):
+            engine.submit(f"s{n}", NOW, f"{n}:{i}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert engine.close(10)
+    for n in range(4):
+        assert [m for _, _, m in sender.events("g", f"s{n}")] == [f"{n}:{i}" for i in range(2000)]
+
+
+def test_queue_limit_drops_oldest_by_default_and_counts_exactly() -> None:
+    sender = SlowSender()
+    engine = make_engine(sender, max_queue_events=1000, max_batch_count=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(5000):
+            engine.submit("s", NOW, str(i))
+        sender.gate.set()
+        engine.close(10)
+    stats = engine.stats()
+    delivered: List[str] = [m for _, _, m in sender.events("g")]
+    assert stats["dropped"]["queue_full"] == 5000 - len(delivered)
+    assert delivered[-1] == "4999"
+    assert any("queue full" in str(w.message) for w in caught)
+
+
+def test_queue_limit_drop_newest_keeps_the_oldest() -> None:
+    sender = SlowSender()
+    engine = make_engine(sender, max_queue_events=100, queue_overflow="drop_newest")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(500):
+            engine.submit("s", NOW, str(i))
+        sender.gate.set()
+        engine.close(10)
+    delivered = [m for _, _, m in sender.events("g")]
+    assert delivered == [str(i) for i in range(100)]
+    assert engine.stats()["dropped"]["queue_full"] == 400
+
+
+def test_queue_limit_block_waits_for_room_up_to_its_timeout() -> None:
+    sender = SlowSender()
+    engine = make_engine(
+        sender, max_queue_events=10, queue_overflow="block", queue_block_timeout=0.5
+    )
+    for i in range(10):
+        engine.submit("s", NOW, str(i))
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert engine.submit("s", NOW, "blocked") is False
+    assert 0.45 < time.monotonic() - started < 2
+    threading.Timer(0.1, sender.gate.set).start()
+    assert engine.submit("s", NOW, "waited") is True
+    assert engine.close(10)
+    assert len(sender.events("g")) == 11

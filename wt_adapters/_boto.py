@@ -1,0 +1,163 @@
+"""The one module that talks to CloudWatch Logs through boto3."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Mapping, Optional, Sequence
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from ._errors import WatchtowerError
+from ._protocol import ErrorKind, Event, SendError
+
+_RETRY_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "OperationAbortedException",
+        "LimitExceededException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    }
+)
+_AUTH_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "AccessDenied",
+        "AccessDeniedException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "MissingAuthenticationToken",
+        "IncompleteSignature",
+        "NotAuthorized",
+    }
+)
+
+#: Retries are the engine's: a client we create makes one attempt per call.
+CLIENT_CONFIG = botocore.config.Config(
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    connect_timeout=10,
+    read_timeout=30,
+    tcp_keepalive=True,
+    parameter_validation=False,
+)
+
+
+def make_client(*, profile_name: Optional[str] = None, endpoint_url: Optional[str] = None) -> Any:
+    """Create a CloudWatch Logs client the way the package configures its own.
+
+    `endpoint_url` defaults to the environment's `AWS_ENDPOINT_URL_LOGS` (or
+    `AWS_ENDPOINT_URL`), as recent boto3 does by itself.
+    """
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_LOGS") or None
+    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    try:
+        session = boto3.session.Session(profile_name=profile_name)
+        return session.client("logs", endpoint_url=endpoint, config=CLIENT_CONFIG)
+    except botocore.exceptions.ProfileNotFound as e:
+        raise WatchtowerError(f"boto3_profile_name={profile_name!r}: {e}") from None
+    except botocore.exceptions.NoRegionError:
+        raise WatchtowerError(
+            "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), a region in"
+            " the profile, or pass boto3_client=boto3.client('logs', region_name=...)"
+        ) from None
+
+
+def _classify(error: Exception) -> SendError:
+    if isinstance(error, botocore.exceptions.ClientError):
+        err = error.response.get("Error", {})
+        code = str(err.get("Code", "Unknown"))
+        message = str(err.get("Message", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code == "ResourceNotFoundException":
+            return SendError(ErrorKind.NOT_FOUND, code, message)
+        if code == "ResourceAlreadyExistsException":
+            return SendError(ErrorKind.ALREADY_EXISTS, code, message)
+        if code in _AUTH_CODES:
+            return SendError(ErrorKind.AUTH, code, message)
+        if code in _RETRY_CODES or (isinstance(status, int) and status >= 500):
+            return SendError(ErrorKind.RETRY, code, message)
+        if code in ("InvalidParameterException", "SerializationException", "ValidationException"):
+            return SendError(ErrorKind.INVALID, code, message)
+        # Anything else (a new error code, a 4xx we don't know): retry with backoff.
+        return SendError(ErrorKind.RETRY, code, message)
+    if isinstance(
+        error,
+        (
+            botocore.exceptions.NoCredentialsError,
+            botocore.exceptions.PartialCredentialsError,
+            botocore.exceptions.CredentialRetrievalError,
+        ),
+    ):
+        return SendError(ErrorKind.AUTH, type(error).__name__, str(error))
+    maybe_stored = isinstance(
+        error,
+        (
+            botocore.exceptions.ConnectionClosedError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.ResponseStreamingError,
+        ),
+    ) or not isinstance(
+        error,
+        (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
+    )
+    return SendError(ErrorKind.RETRY, type(error).__name__, str(error), maybe_stored=maybe_stored)
+
+
+class BotoSender:
+    """Makes the engine's CloudWatch Logs calls with a boto3 client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except Exception as e:
+            raise _classify(e) from e
+
+    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
+        response = self._call(
+            "put_log_events",
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": ts, "message": msg} for ts, msg in events],
+        )
+        rejected = response.get("rejectedLogEventsInfo") or {}
+        return {k: int(v) for k, v in rejected.items()}
+
+    def create_log_group(self, group: str, tags: Optional[Mapping[str, str]]) -> None:
+        if tags:
+            self._call("create_log_group", logGroupName=group, tags=dict(tags))
+        else:
+            self._call("create_log_group", logGroupName=group)
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        self._call("create_log_stream", logGroupName=group, logStreamName=stream)
+
+    def put_retention_policy(self, group: str, days: int) -> None:
+        self._call("put_retention_policy", logGroupName=group, retentionInDays=days)
+
+    def after_fork(self) -> None:
+        """Close the pooled connections the child inherited; the parent keeps its own."""
+        endpoint = getattr(self.client, "_endpoint", None)
+        session = getattr(endpoint, "http_session", None)
+        manager = getattr(session, "_manager", None)
+        clear = getattr(manager, "clear", None)
+        if callable(clear):
+            with contextlib.suppress(Exception):
+                clear()
+        proxies = getattr(session, "_proxy_managers", None)
+        if isinstance(proxies, dict):
+            proxies.clear()

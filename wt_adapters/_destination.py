@@ -1,0 +1,140 @@
+"""What every front end holds: validated options, a shared engine, stream names."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any, Callable, Dict, Mapping, Optional, Union
+
+from ._engine import DROP_OLDEST, FLUSH_TIMEOUT, Engine, Settings, shared_engine
+from ._errors import WatchtowerError
+from ._json import json_serialize_default as _default_serializer
+from ._protocol import Sender
+from ._retry import RetryPolicy
+from ._streams import DEFAULT_LOG_STREAM_NAME, StreamNamer
+
+#: Set by `wt_adapters.testing` to route every new destination somewhere else.
+sender_override: Optional[Callable[[], Sender]] = None
+
+
+def _seconds(name: str, value: Union[float, timedelta]) -> float:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise WatchtowerError(f"{name}={value!r} must be a number of seconds or a timedelta")
+    return float(value)
+
+
+class Destination:
+    """A log group (and stream name template) to deliver to, with every delivery option.
+
+    All front ends accept these options with these defaults (watchtower's), and
+    validate them here, before any AWS call.
+    """
+
+    def __init__(
+        self,
+        *,
+        log_group_name: str,
+        log_stream_name: str = DEFAULT_LOG_STREAM_NAME,
+        use_queues: bool = True,
+        send_interval: Union[float, timedelta] = 60,
+        max_batch_size: int = 1024 * 1024,
+        max_batch_count: int = 10000,
+        boto3_client: Any = None,
+        boto3_profile_name: Optional[str] = None,
+        create_log_group: bool = True,
+        log_group_tags: Optional[Mapping[str, str]] = None,
+        json_serialize_default: Optional[Callable[[Any], Any]] = None,
+        log_group_retention_days: Optional[int] = None,
+        create_log_stream: bool = True,
+        max_message_size: int = 256 * 1024,
+        endpoint_url: Optional[str] = None,
+        max_queue_events: int = 100_000,
+        max_queue_bytes: int = 64 * 1024 * 1024,
+        queue_overflow: str = DROP_OLDEST,
+        queue_block_timeout: float = 1.0,
+        retry_deadline: float = 300.0,
+    ) -> None:
+        if boto3_client is not None and boto3_profile_name is not None:
+            raise WatchtowerError(
+                "Either boto3_client or boto3_profile_name can be specified, but not both"
+            )
+        if boto3_client is not None and not callable(getattr(boto3_client, "put_log_events", None)):
+            raise WatchtowerError(
+                f"boto3_client={boto3_client!r} is not a CloudWatch Logs client"
+                " (make one with boto3.client('logs'))"
+            )
+        if json_serialize_default is not None and not callable(json_serialize_default):
+            raise WatchtowerError(
+                f"json_serialize_default={json_serialize_default!r} must be callable"
+            )
+        if log_group_tags is not None and not isinstance(log_group_tags, Mapping):
+            raise WatchtowerError(f"log_group_tags={log_group_tags!r} must be a dict")
+        self.settings = Settings(
+            log_group_name=log_group_name,
+            send_interval=_seconds("send_interval", send_interval),
+            max_batch_size=max_batch_size,
+            max_batch_count=max_batch_count,
+            max_message_size=max_message_size,
+            create_log_group=bool(create_log_group),
+            create_log_stream=bool(create_log_stream),
+            log_group_retention_days=log_group_retention_days,
+            log_group_tags=tuple(sorted((log_group_tags or {}).items())),
+            max_queue_events=max_queue_events,
+            max_queue_bytes=max_queue_bytes,
+            queue_overflow=queue_overflow,
+            queue_block_timeout=_seconds("queue_block_timeout", queue_block_timeout),
+            retry=RetryPolicy(deadline=_seconds("retry_deadline", retry_deadline)),
+        )
+        self.stream_names = StreamNamer(log_stream_name)
+        self.use_queues = bool(use_queues)
+        self.json_default: Callable[[Any], Any] = json_serialize_default or _default_serializer
+        override = sender_override
+        if override is not None:
+            key: Any = ("override", id(override))
+            make_sender: Callable[[], Sender] = override
+        elif boto3_client is not None:
+            key = ("client", id(boto3_client))
+            make_sender = lambda: _boto_sender(boto3_client)  # noqa: E731
+        else:
+            endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_LOGS")
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            key = ("profile", boto3_profile_name, endpoint, region)
+
+            def make_sender() -> Sender:
+                from ._boto import make_client
+
+                client = make_client(profile_name=boto3_profile_name, endpoint_url=endpoint)
+                return _boto_sender(client)
+
+        self.engine: Engine = shared_engine(key, self.settings, make_sender)
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client the engine sends with (None for a non-boto3 sender)."""
+        return getattr(self.engine.sender, "client", None)
+
+    def submit(self, stream: str, timestamp_ms: int, message: str) -> bool:
+        """Queue (or, without queues, send) one event."""
+        if self.use_queues:
+            return self.engine.submit(stream, timestamp_ms, message)
+        return self.engine.send_now(stream, timestamp_ms, message)
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Send what is queued; return whether it finished within `timeout` seconds."""
+        return self.engine.flush(timeout)
+
+    def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+        """Flush and let go of the engine (the last user closes it)."""
+        return self.engine.release(timeout)
+
+    def stats(self) -> Dict[str, Any]:
+        """Return the engine's counters."""
+        return self.engine.stats()
+
+
+def _boto_sender(client: Any) -> Sender:
+    from ._boto import BotoSender
+
+    return BotoSender(client)

@@ -1,0 +1,131 @@
+"""A sender that keeps everything in memory and enforces CloudWatch's request rules.
+
+Used by the package's tests and by `wt_adapters.testing`: every request is
+recorded, and one that CloudWatch would refuse raises `SendError` as
+CloudWatch would answer it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ._protocol import ErrorKind, Event, SendError
+from ._rules import (
+    EVENT_OVERHEAD,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_COUNT,
+    MAX_BATCH_SPAN_MS,
+    MAX_EVENT_AGE_MS,
+    MAX_EVENT_FUTURE_MS,
+)
+
+
+@dataclass
+class Request:
+    """One PutLogEvents request as received."""
+
+    group: str
+    stream: str
+    events: List[Event]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(m.encode("utf-8")) + EVENT_OVERHEAD for _, m in self.events)
+
+
+def request_problem(events: Sequence[Event]) -> Optional[str]:
+    """Say which PutLogEvents rule `events` break, or return None."""
+    if not events:
+        return "no events"
+    if len(events) > MAX_BATCH_COUNT:
+        return f"{len(events)} events (at most {MAX_BATCH_COUNT})"
+    size = sum(len(m.encode("utf-8")) + EVENT_OVERHEAD for _, m in events)
+    if size > MAX_BATCH_BYTES:
+        return f"{size} bytes (at most {MAX_BATCH_BYTES})"
+    if any(not m for _, m in events):
+        return "an empty message"
+    stamps = [t for t, _ in events]
+    if stamps != sorted(stamps):
+        return "events not in chronological order"
+    if stamps[-1] - stamps[0] >= MAX_BATCH_SPAN_MS:
+        return "the batch spans 24 hours or more"
+    return None
+
+
+@dataclass
+class MemorySender:
+    """Stores log groups, streams and events in memory, like CloudWatch would."""
+
+    groups: Dict[str, Dict[str, List[Event]]] = field(default_factory=dict)
+    requests: List[Request] = field(default_factory=list)
+    tags: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    retention: Dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
+        with self._lock:
+            problem = request_problem(events)
+            if problem:
+                raise SendError(ErrorKind.INVALID, "InvalidParameterException", problem)
+            if group not in self.groups:
+                raise SendError(
+                    ErrorKind.NOT_FOUND,
+                    "ResourceNotFoundException",
+                    "The specified log group does not exist.",
+                )
+            if stream not in self.groups[group]:
+                raise SendError(
+                    ErrorKind.NOT_FOUND,
+                    "ResourceNotFoundException",
+                    "The specified log stream does not exist.",
+                )
+            self.requests.append(Request(group, stream, list(events)))
+            now = int(time.time() * 1000)
+            rejected: Dict[str, int] = {}
+            kept: List[Event] = []
+            for i, (ts, msg) in enumerate(events):
+                if ts < now - MAX_EVENT_AGE_MS:
+                    rejected["tooOldLogEventEndIndex"] = i
+                elif ts > now + MAX_EVENT_FUTURE_MS:
+                    rejected.setdefault("tooNewLogEventStartIndex", i)
+                else:
+                    kept.append((ts, msg))
+            self.groups[group][stream].extend(kept)
+            return rejected
+
+    def create_log_group(self, group: str, tags: Optional[Mapping[str, str]]) -> None:
+        with self._lock:
+            if group in self.groups:
+                raise SendError(ErrorKind.ALREADY_EXISTS, "ResourceAlreadyExistsException", group)
+            self.groups[group] = {}
+            if tags:
+                self.tags[group] = dict(tags)
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        with self._lock:
+            if group not in self.groups:
+                raise SendError(ErrorKind.NOT_FOUND, "ResourceNotFoundException", group)
+            if stream in self.groups[group]:
+                raise SendError(ErrorKind.ALREADY_EXISTS, "ResourceAlreadyExistsException", stream)
+            self.groups[group][stream] = []
+
+    def put_retention_policy(self, group: str, days: int) -> None:
+        with self._lock:
+            self.retention[group] = days
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    def events(self, group: str, stream: Optional[str] = None) -> List[Tuple[str, int, str]]:
+        """Return (stream, timestamp, message) for every stored event of `group`."""
+        with self._lock:
+            streams = self.groups.get(group, {})
+            return [
+                (name, ts, msg)
+                for name, evs in streams.items()
+                if stream is None or name == stream
+                for ts, msg in evs
+            ]

@@ -1,0 +1,56 @@
+"""What the engine needs from whatever talks to CloudWatch.
+
+The engine depends on this small protocol only; `_boto.py` implements it
+with boto3, `_memory.py` in memory for tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Mapping, Optional, Protocol, Sequence, Tuple
+
+#: An event as sent: (timestamp in ms since the epoch, message).
+Event = Tuple[int, str]
+
+
+class ErrorKind(enum.Enum):
+    """How the engine should react to a failed call."""
+
+    NOT_FOUND = "not_found"  # the group or stream is missing
+    ALREADY_EXISTS = "already_exists"  # a create call found it there
+    INVALID = "invalid"  # the request itself was refused: don't resend it as is
+    RETRY = "retry"  # throttled, unavailable, timed out, connection lost
+    AUTH = "auth"  # credentials missing, wrong or not allowed
+
+
+class SendError(Exception):
+    """A CloudWatch call failed; `kind` says what to do about it."""
+
+    def __init__(
+        self, kind: ErrorKind, code: str, message: str, *, maybe_stored: bool = False
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.kind = kind
+        self.code = code
+        self.message = message
+        #: True when the request may have been stored although the response was lost.
+        self.maybe_stored = maybe_stored
+
+
+class Sender(Protocol):
+    """Makes the CloudWatch Logs calls the engine needs."""
+
+    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
+        """Send one batch; return the response's `rejectedLogEventsInfo` (or {})."""
+
+    def create_log_group(self, group: str, tags: Optional[Mapping[str, str]]) -> None:
+        """Create the group, with its tags."""
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        """Create the stream."""
+
+    def put_retention_policy(self, group: str, days: int) -> None:
+        """Set the group's retention period."""
+
+    def after_fork(self) -> None:
+        """Drop connections inherited from the parent process."""

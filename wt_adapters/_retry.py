@@ -1,0 +1,36 @@
+"""The retry policy: exponential backoff with full jitter, a cap and a deadline."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ._errors import WatchtowerError
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often the engine retries a batch that failed to send.
+
+    The n-th retry waits a random time between 0 and
+    ``min(maximum, initial * multiplier ** n)`` seconds ("full jitter"), for as
+    long as the batch's first failure is less than `deadline` seconds ago.
+    """
+
+    initial: float = 0.2
+    maximum: float = 30.0
+    multiplier: float = 2.0
+    deadline: float = 300.0
+
+    def __post_init__(self) -> None:
+        for name in ("initial", "maximum", "multiplier", "deadline"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise WatchtowerError(f"retry {name}={value!r} must be a number >= 0")
+        if self.multiplier < 1:
+            raise WatchtowerError(f"retry multiplier={self.multiplier!r} must be >= 1")
+
+    def delay(self, attempt: int) -> float:
+        """Return the wait before retry number `attempt` (1 for the first retry)."""
+        ceiling = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+        return random.uniform(0, ceiling)

@@ -1,0 +1,54 @@
+"""The formatter that turns stdlib log records into CloudWatch messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Callable, Optional, Tuple
+
+from .._json import dumps, json_serialize_default
+
+
+class CloudWatchLogFormatter(logging.Formatter):
+    """Format records for CloudWatch: a dict message becomes a JSON object.
+
+    With `add_log_record_attrs` (a class attribute, an instance attribute or a
+    keyword argument), those `LogRecord` attributes are added to the JSON
+    object; a message that isn't a dict then goes under the ``msg`` key.
+    Records are never modified.
+    """
+
+    add_log_record_attrs: Tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *args: Any,
+        json_serialize_default: Optional[Callable[[Any], Any]] = None,
+        add_log_record_attrs: Optional[Tuple[str, ...]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_serialize_default = json_serialize_default or _default
+        if add_log_record_attrs is not None:
+            self.add_log_record_attrs = add_log_record_attrs
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the CloudWatch message for `record`: JSON text for dict messages."""
+        msg = record.msg
+        attrs = self.add_log_record_attrs
+        if attrs:
+            data = dict(msg) if isinstance(msg, Mapping) else {"msg": record.getMessage()}
+            for name in attrs:
+                if name != "msg":
+                    data[name] = getattr(record, name, None)
+        elif isinstance(msg, Mapping):
+            data = msg  # type: ignore[assignment]
+        else:
+            return super().format(record)
+        if record.exc_info and "exc_info" not in data:
+            data = dict(data)
+            data["exc_info"] = self.formatException(record.exc_info)
+        return dumps(data, self.json_serialize_default)
+
+
+_default = json_serialize_default
