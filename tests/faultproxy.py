@@ -89,7 +89,7 @@ _MAX_LINE = 65536
 _Reply = tuple[int, str, list[tuple[str, str]], bytes]
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity, so remove_fault() removes exactly this one
 class Fault:
     """One scheduled fault. Its fields are changed only by the proxy, under its lock."""
 
@@ -418,11 +418,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # stopped while waiting
             return
         reply = self._forward(body)
+        if reply is None:
+            proxy._count("upstream_errors")
         if kind == "drop_after":
             self.close_connection = True  # the server has the request; the client loses the reply
             return
         if reply is None:
-            proxy._count("upstream_errors")
             self._send_error_reply(502, "BadGateway", "FaultProxy could not reach the upstream.")
             return
         self._send_reply(*reply)

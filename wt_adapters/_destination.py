@@ -13,6 +13,9 @@ from ._protocol import Sender
 from ._retry import RetryPolicy
 from ._streams import DEFAULT_LOG_STREAM_NAME, StreamNamer
 
+#: The default log group name (watchtower's, so that a switch keeps the same group).
+DEFAULT_LOG_GROUP_NAME = "watchtower"
+
 #: Set by `wt_adapters.testing` to route every new destination somewhere else.
 sender_override: Optional[Callable[[], Sender]] = None
 
@@ -35,7 +38,7 @@ class Destination:
     def __init__(
         self,
         *,
-        log_group_name: str,
+        log_group_name: str = DEFAULT_LOG_GROUP_NAME,
         log_stream_name: str = DEFAULT_LOG_STREAM_NAME,
         use_queues: bool = True,
         send_interval: Union[float, timedelta] = 60,

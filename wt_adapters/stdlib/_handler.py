@@ -7,15 +7,12 @@ import warnings
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
-from .._destination import Destination
+from .._destination import DEFAULT_LOG_GROUP_NAME, Destination
 from .._engine import DROP_OLDEST, in_engine_call
 from .._errors import WatchtowerError, WatchtowerWarning
 from .._rules import EVENT_OVERHEAD
 from .._streams import DEFAULT_LOG_STREAM_NAME
 from ._formatter import CloudWatchLogFormatter
-
-#: The default log group name (watchtower's, so that a switch keeps the same group).
-DEFAULT_LOG_GROUP_NAME = "watchtower"
 
 _NOISY = ("botocore", "urllib3", "boto3", "s3transfer")
 
