@@ -32,6 +32,9 @@ def moto_server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+        inner = getattr(server, "_server", None)
+        if inner is not None:
+            inner.server_close()
 
 
 @pytest.fixture
