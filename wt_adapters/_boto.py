@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from typing import Any, Mapping, Optional, Sequence
 
 import boto3
@@ -74,11 +75,20 @@ def make_client(*, profile_name: Optional[str] = None, endpoint_url: Optional[st
         ) from None
 
 
+_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
+_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
+
+
+def redact(text: str) -> str:
+    """Blank out anything that looks like an AWS access key id or secret key."""
+    return _SECRET.sub("[redacted]", _KEY_ID.sub("[redacted]", text))
+
+
 def _classify(error: Exception) -> SendError:
     if isinstance(error, botocore.exceptions.ClientError):
         err = error.response.get("Error", {})
         code = str(err.get("Code", "Unknown"))
-        message = str(err.get("Message", ""))
+        message = redact(str(err.get("Message", "")))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code == "ResourceNotFoundException":
             return SendError(ErrorKind.NOT_FOUND, code, message)
@@ -100,7 +110,7 @@ def _classify(error: Exception) -> SendError:
             botocore.exceptions.CredentialRetrievalError,
         ),
     ):
-        return SendError(ErrorKind.AUTH, type(error).__name__, str(error))
+        return SendError(ErrorKind.AUTH, type(error).__name__, redact(str(error)))
     maybe_stored = isinstance(
         error,
         (
@@ -112,7 +122,9 @@ def _classify(error: Exception) -> SendError:
         error,
         (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
     )
-    return SendError(ErrorKind.RETRY, type(error).__name__, str(error), maybe_stored=maybe_stored)
+    return SendError(
+        ErrorKind.RETRY, type(error).__name__, redact(str(error)), maybe_stored=maybe_stored
+    )
 
 
 class BotoSender:

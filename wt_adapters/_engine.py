@@ -156,7 +156,7 @@ class _Batch:
         self.attempts = 0
         self.failing_since: Optional[float] = None
         self.retry_at = 0.0
-        self.maybe_stored = False
+        self.maybe_stored = 0  # failed attempts that CloudWatch may have stored all the same
 
 
 class _Stream:
@@ -686,7 +686,7 @@ class Engine:
         if error.kind is ErrorKind.AUTH:
             self._report(f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
         batch.attempts += 1
-        batch.maybe_stored = batch.maybe_stored or error.maybe_stored
+        batch.maybe_stored += error.maybe_stored
         if batch.failing_since is None:
             batch.failing_since = now
         if now - batch.failing_since >= s.retry.deadline:
@@ -717,18 +717,18 @@ class Engine:
             if dropped:
                 self._count_drop(dropped, n)
             else:
+                before = dict(self._rejected)
                 refused = _count_rejected(rejected or {}, n, self._rejected)
                 self._counts["sent"] += n - refused
                 self._counts["batches_sent"] += 1
-                if batch.maybe_stored and batch.attempts:
-                    self._counts["possible_duplicates"] += n
-                if refused:
-                    self._note(
-                        "rejected",
-                        "CloudWatch rejected log events (so far: "
-                        + ", ".join(f"{k}={v}" for k, v in sorted(self._rejected.items()))
-                        + ")",
-                    )
+                self._counts["possible_duplicates"] += n * batch.maybe_stored
+                for reason, total in self._rejected.items():
+                    if total != before.get(reason):
+                        self._note(
+                            f"rejected:{reason}",
+                            f"CloudWatch rejected log events as {reason.replace('_', ' ')}:"
+                            f" {total} so far for log group {self.settings.log_group_name!r}",
+                        )
             batch.events = []
             self._cond.notify_all()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Union
@@ -15,6 +16,11 @@ from .._streams import DEFAULT_LOG_STREAM_NAME
 from ._formatter import CloudWatchLogFormatter
 
 _NOISY = ("botocore", "urllib3", "boto3", "s3transfer")
+
+#: How deep records logged while formatting a record (say, by a custom
+#: serializer) may nest on one thread before they are dropped.
+_MAX_NESTING = 2
+_emitting = threading.local()
 
 
 def _boto_debug_filter(record: logging.LogRecord) -> bool:
@@ -140,13 +146,18 @@ class CloudWatchLogHandler(logging.Handler):
         The engine is thread-safe, so no handler lock is taken: a record logged
         by botocore while sending can't deadlock against a caller.
         """
-        if in_engine_call():
+        depth = getattr(_emitting, "depth", 0)
+        if depth >= _MAX_NESTING or in_engine_call():
             return False
         rv: Any = self.filter(record)
         if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace the record
             record = rv
         if rv:
-            self.emit(record)
+            _emitting.depth = depth + 1
+            try:
+                self.emit(record)
+            finally:
+                _emitting.depth = depth
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
