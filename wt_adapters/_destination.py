@@ -124,6 +124,10 @@ class Destination:
             return self.engine.submit(stream, timestamp_ms, message)
         return self.engine.send_now(stream, timestamp_ms, message)
 
+    def submit_function(self) -> Callable[[str, int, str], bool]:
+        """Return the function `submit` calls, for front ends that call it on every record."""
+        return self.engine.submit if self.use_queues else self.engine.send_now
+
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Send what is queued; return whether it finished within `timeout` seconds."""
         return self.engine.flush(timeout)

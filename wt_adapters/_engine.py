@@ -48,7 +48,18 @@ REPORT_INTERVAL = 60.0
 _by_timestamp = itemgetter(0)
 _by_arrival = itemgetter(3)
 
-_guard = threading.local()
+
+class _ThreadState(threading.local):
+    """Per-thread flags, read on every log call (class defaults keep the reads cheap)."""
+
+    #: True on the engine's worker thread and during a synchronous send.
+    in_engine = False
+    #: How many front-end calls are under way on this thread (a record logged while
+    #: formatting another, say by a custom serializer, nests).
+    depth = 0
+
+
+thread_state = _ThreadState()
 
 
 def in_engine_call() -> bool:
@@ -57,7 +68,7 @@ def in_engine_call() -> bool:
     Front ends drop log records made there (botocore's, urllib3's, a custom
     serializer's) so that delivering logs never logs into itself.
     """
-    return getattr(_guard, "active", False)
+    return thread_state.in_engine
 
 
 def _number(name: str, value: Any, *, low: float, integer: bool = False) -> Any:
@@ -228,6 +239,12 @@ class Engine:
     def __init__(self, settings: Settings, sender: Sender) -> None:
         self.settings = settings
         self.sender = sender
+        # Copies of the settings the hot path reads, as plain attributes.
+        self._body_limit = settings.max_body_size
+        self._max_events = settings.max_queue_events
+        self._max_bytes = settings.max_queue_bytes
+        self._batch_count = settings.max_batch_count
+        self._batch_bytes = settings.max_batch_size
         self._refs = 0
         self._init_state()
         _live_engines.add(self)
@@ -248,8 +265,9 @@ class Engine:
         self._stopping = False
         self._closed = False
         self._group_ready = False
+        self._enqueued = 0
         self._counts: Dict[str, int] = dict.fromkeys(
-            ("enqueued", "sent", "retried", "batches_sent", "batches_failed",
+            ("sent", "retried", "batches_sent", "batches_failed",
              "possible_duplicates"), 0
         )  # fmt: skip
         self._dropped: Dict[str, int] = {}
@@ -268,45 +286,43 @@ class Engine:
 
     def submit(self, stream: str, timestamp: int, message: str) -> bool:
         """Queue one event; return False if it was not accepted (and is counted)."""
-        if not message:
+        if message.isascii() and 0 < len(message) <= self._body_limit:
+            size = len(message) + EVENT_OVERHEAD  # the common case, measured cheaply
+        elif not message:
             warn_empty()
             return False
-        message, size = prepare_message(message, self.settings.max_body_size)
-        accepted = self._enqueue(stream, timestamp, message, size)
-        if self._notices:
-            self._announce()
-        return accepted
-
-    def _enqueue(self, stream: str, timestamp: int, message: str, size: int) -> bool:
-        s = self.settings
+        else:
+            message, size = prepare_message(message, self._body_limit)
         with self._lock:
             if self._closed:
                 self._count_drop("closed", 1)
-                return False
-            full = self._queued_events >= s.max_queue_events or (
-                self._queued_bytes + size > s.max_queue_bytes
-            )
-            if full and not self._make_room(size):
-                return False
-            st = self._streams.get(stream)
-            if st is None:
-                st = self._streams[stream] = _Stream(stream)
-            st.pending.append((timestamp, message, size, st.arrivals))
-            st.arrivals += 1
-            st.pending_bytes += size
-            self._queued_events += 1
-            self._queued_bytes += size
-            self._counts["enqueued"] += 1
-            if self._thread is None:
-                self._start()
-            elif self._sleeping or (
-                not self._woken
-                and (len(st.pending) >= s.max_batch_count or st.pending_bytes >= s.max_batch_size)
-            ):
-                self._woken = True
-                self._sleeping = False
-                self._cond.notify()
-        return True
+            elif (
+                self._queued_events < self._max_events
+                and self._queued_bytes + size <= self._max_bytes
+            ) or self._make_room(size):
+                st = self._streams.get(stream)
+                if st is None:
+                    st = self._streams[stream] = _Stream(stream)
+                pending = st.pending
+                pending.append((timestamp, message, size, st.arrivals))
+                st.arrivals += 1
+                st.pending_bytes += size
+                self._queued_events += 1
+                self._queued_bytes += size
+                self._enqueued += 1
+                if self._thread is None:
+                    self._start()
+                elif self._sleeping or (
+                    not self._woken
+                    and (len(pending) >= self._batch_count or st.pending_bytes >= self._batch_bytes)
+                ):
+                    self._woken = True
+                    self._sleeping = False
+                    self._cond.notify()
+                return True
+        if self._notices:
+            self._announce()
+        return False
 
     def _make_room(self, size: int) -> bool:
         """Apply the overflow policy (lock held); True if the new event may go in."""
@@ -428,7 +444,7 @@ class Engine:
     def stats(self) -> Dict[str, Any]:
         """Return the engine's figures as a plain dict (a snapshot)."""
         with self._lock:
-            figures: Dict[str, Any] = dict(self._counts)
+            figures: Dict[str, Any] = {"enqueued": self._enqueued, **self._counts}
             figures["queued"] = self._queued_events
             figures["queued_bytes"] = self._queued_bytes
             figures["dropped"] = dict(self._dropped)
@@ -444,10 +460,10 @@ class Engine:
         message, size = prepare_message(message, self.settings.max_body_size)
         batch = _Batch([(timestamp, message, size, 0)])
         with self._lock:
-            self._counts["enqueued"] += 1
+            self._enqueued += 1
             self._queued_events += 1
             self._queued_bytes += size
-        _guard.active = True
+        thread_state.in_engine = True
         try:
             for attempt in range(attempts):
                 if self._deliver(stream, batch, time.monotonic()):
@@ -458,7 +474,7 @@ class Engine:
                 self._finish(batch, dropped="retries_exhausted")
             return False
         finally:
-            _guard.active = False
+            thread_state.in_engine = False
             if self._notices:
                 self._announce()
 
@@ -472,7 +488,7 @@ class Engine:
         self._thread.start()
 
     def _run(self) -> None:
-        _guard.active = True
+        thread_state.in_engine = True
         try:
             while True:
                 with self._lock:

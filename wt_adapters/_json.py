@@ -7,10 +7,17 @@ rebuilt into something json can encode and the second attempt cannot fail.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from datetime import date, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any, Callable, Optional
+
+try:
+    from _json import make_encoder as c_make_encoder
+except ImportError:  # pragma: no cover
+    c_make_encoder = None  # type: ignore[assignment, misc]
 
 Default = Callable[[Any], Any]
 
@@ -70,15 +77,37 @@ def _plain(value: Any, default: Default, active: set[int], depth: int) -> Any:
         active.discard(marker)
 
 
-def dumps(value: Any, default: Optional[Default] = None) -> str:
-    """Encode `value` as JSON text; never raises for any input.
+@functools.lru_cache(maxsize=64)
+def encoder(default: Default = json_serialize_default) -> Callable[[Any], str]:
+    """Return a function that encodes any value as compact JSON text, never raising.
 
-    The output is what `json.dumps(value, default=default)` gives whenever that
-    succeeds and is valid JSON; otherwise NaN and infinities become strings,
-    cycles become ``"<circular reference>"`` and unencodable objects their repr.
+    Its output is what ``json.dumps(value, default=default, separators=(",", ":"))``
+    gives whenever that succeeds and is valid JSON; otherwise NaN and infinities
+    become strings, cycles become ``"<circular reference>"`` and objects that
+    can't be encoded their repr. One encoder is made per `default` and reused.
     """
-    fn = default or json_serialize_default
-    try:
-        return json.dumps(value, default=fn, allow_nan=False)
-    except Exception:
-        return json.dumps(_plain(value, fn, set(), 0), allow_nan=False)
+    safe = json.JSONEncoder(default=default, allow_nan=False, separators=(",", ":")).encode
+    fast: Callable[[Any], str] = safe
+    if c_make_encoder is not None:
+        # json's own C encoder, made once instead of on every call. Without cycle
+        # markers (not thread-safe to share) a cycle raises RecursionError instead.
+        chunks = c_make_encoder(
+            None, default, encode_basestring_ascii, None, ":", ",", False, False, False
+        )
+        join = "".join
+
+        def fast(value: Any) -> str:
+            return join(chunks(value, 0))
+
+    def encode(value: Any) -> str:
+        try:
+            return fast(value)
+        except Exception:
+            return safe(_plain(value, default, set(), 0))
+
+    return encode
+
+
+def dumps(value: Any, default: Optional[Default] = None) -> str:
+    """Encode `value` as compact JSON text; never raises (see `encoder`)."""
+    return encoder(default or json_serialize_default)(value)

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, Tuple
 
-from .._json import dumps, json_serialize_default
+from .._json import encoder
+from .._json import json_serialize_default as json_serialize_default_
 
 
 class CloudWatchLogFormatter(logging.Formatter):
@@ -28,7 +29,7 @@ class CloudWatchLogFormatter(logging.Formatter):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.json_serialize_default = json_serialize_default or _default
+        self.json_serialize_default = json_serialize_default or json_serialize_default_
         if add_log_record_attrs is not None:
             self.add_log_record_attrs = add_log_record_attrs
 
@@ -48,7 +49,14 @@ class CloudWatchLogFormatter(logging.Formatter):
         if record.exc_info and "exc_info" not in data:
             data = dict(data)
             data["exc_info"] = self.formatException(record.exc_info)
-        return dumps(data, self.json_serialize_default)
+        return self._encode(data)
 
+    @property
+    def json_serialize_default(self) -> Callable[[Any], Any]:
+        """The `default=` function for JSON encoding (may be replaced at any time)."""
+        return self._json_default
 
-_default = json_serialize_default
+    @json_serialize_default.setter
+    def json_serialize_default(self, value: Callable[[Any], Any]) -> None:
+        self._json_default = value
+        self._encode = encoder(value)

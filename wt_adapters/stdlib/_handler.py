@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from .._destination import DEFAULT_LOG_GROUP_NAME, Destination
-from .._engine import DROP_OLDEST, in_engine_call
+from .._engine import DROP_OLDEST, thread_state
 from .._errors import WatchtowerError, WatchtowerWarning
 from .._rules import EVENT_OVERHEAD
 from .._streams import DEFAULT_LOG_STREAM_NAME
@@ -20,7 +19,6 @@ _NOISY = ("botocore", "urllib3", "boto3", "s3transfer")
 #: How deep records logged while formatting a record (say, by a custom
 #: serializer) may nest on one thread before they are dropped.
 _MAX_NESTING = 2
-_emitting = threading.local()
 
 
 def _boto_debug_filter(record: logging.LogRecord) -> bool:
@@ -137,6 +135,7 @@ class CloudWatchLogHandler(logging.Handler):
         self.cwl_client = self._destination.client
         self.shutting_down = False
         self._stream_names = self._destination.stream_names
+        self._submit = self._destination.submit_function()
         self.setFormatter(CloudWatchLogFormatter(json_serialize_default=json_serialize_default))
         self.addFilter(_boto_debug_filter)
 
@@ -146,18 +145,18 @@ class CloudWatchLogHandler(logging.Handler):
         The engine is thread-safe, so no handler lock is taken: a record logged
         by botocore while sending can't deadlock against a caller.
         """
-        depth = getattr(_emitting, "depth", 0)
-        if depth >= _MAX_NESTING or in_engine_call():
+        state = thread_state
+        if state.in_engine or state.depth >= _MAX_NESTING:
             return False
         rv: Any = self.filter(record)
         if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace the record
             record = rv
         if rv:
-            _emitting.depth = depth + 1
+            state.depth += 1
             try:
                 self.emit(record)
             finally:
-                _emitting.depth = depth
+                state.depth -= 1
         return rv
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -176,7 +175,7 @@ class CloudWatchLogHandler(logging.Handler):
                 failed = None
             except Exception as e:
                 message, failed = _fallback_message(record, e), e
-            self._destination.submit(stream, int(record.created * 1000), message)
+            self._submit(stream, int(record.created * 1000), message)
             if failed is not None:
                 self.handleError(record)
         except RecursionError:  # pragma: no cover - as stdlib handlers do
