@@ -53,9 +53,7 @@ SCENARIOS: Dict[str, Callable[[FaultProxy], Any]] = {
     "500 internal error (4 requests)": lambda p: p.add_fault("server_error", count=4),
     "connection dropped before forwarding (5)": lambda p: p.add_fault("drop_before", count=5),
     "response lost after storing (3)": lambda p: p.add_fault("drop_after", count=3),
-    "latency 0.3 s (every request, 3 s)": lambda p: p.add_fault(
-        "latency", duration=3, latency=0.3
-    ),
+    "latency 0.3 s (every request, 3 s)": lambda p: p.add_fault("latency", duration=3, latency=0.3),
     "read timeout (latency 3 s > 1 s timeout, 2)": lambda p: p.add_fault(
         "latency", count=2, latency=3
     ),
@@ -88,8 +86,9 @@ def run(
         for n in range(streams):
             reader.create_log_stream(logGroupName=group, logStreamName=f"fault.{n}")
     with FaultProxy(host, int(port)) as proxy:
-        client = make_client(proxy.url, retries={"total_max_attempts": 1}, read_timeout=1,
-                             connect_timeout=1)
+        client = make_client(
+            proxy.url, retries={"total_max_attempts": 1}, read_timeout=1, connect_timeout=1
+        )
         options.setdefault("send_interval", 0.1)
         options.setdefault("max_batch_count", 1000)
         handler = CloudWatchLogHandler(
@@ -154,8 +153,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         for i, (name, setup) in enumerate(SCENARIOS.items()):
             _reset(endpoint)
-            outcome = run(endpoint, f"faults-{i}", setup, name=name, records=args.records,
-                          precreate="down" not in name)
+            outcome = run(
+                endpoint,
+                f"faults-{i}",
+                setup,
+                name=name,
+                records=args.records,
+                precreate="down" not in name,
+            )
             print(outcome.row(), flush=True)
     finally:
         server.stop()

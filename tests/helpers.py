@@ -36,8 +36,11 @@ def read_events(client: Any, group: str, stream: Optional[str] = None) -> List[D
         names = [stream]
     events: List[Dict[str, Any]] = []
     for name in names:
-        kwargs: Dict[str, Any] = {"logGroupName": group, "logStreamName": name,
-                                  "startFromHead": True}
+        kwargs: Dict[str, Any] = {
+            "logGroupName": group,
+            "logStreamName": name,
+            "startFromHead": True,
+        }
         while True:
             page = client.get_log_events(**kwargs)
             for event in page["events"]:

@@ -68,15 +68,16 @@ def test_every_retention_period_cloudwatch_offers_is_accepted(client: Any, days:
     CloudWatchLogHandler(boto3_client=client, log_group_retention_days=days).close()
 
 
-@pytest.mark.parametrize(
-    "name", ["a", "x" * 512, "app/prod_1.web-2#x", "/aws/lambda/fn"]
-)
+@pytest.mark.parametrize("name", ["a", "x" * 512, "app/prod_1.web-2#x", "/aws/lambda/fn"])
 def test_valid_group_names_are_accepted(client: Any, name: str) -> None:
     CloudWatchLogHandler(boto3_client=client, log_group_name=name).close()
 
 
 def test_bounds_are_accepted(client: Any) -> None:
     CloudWatchLogHandler(
-        boto3_client=client, max_batch_size=1_048_576, max_batch_count=10_000,
-        max_message_size=1_048_576, send_interval=0,
+        boto3_client=client,
+        max_batch_size=1_048_576,
+        max_batch_count=10_000,
+        max_message_size=1_048_576,
+        send_interval=0,
     ).close()

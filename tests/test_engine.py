@@ -160,9 +160,7 @@ def test_events_too_old_or_too_new_are_dropped_before_sending_and_counted(
 def test_missing_group_and_stream_are_created_with_tags_and_retention(
     sender: MemorySender,
 ) -> None:
-    engine = make_engine(
-        sender, log_group_retention_days=14, log_group_tags=(("team", "core"),)
-    )
+    engine = make_engine(sender, log_group_retention_days=14, log_group_tags=(("team", "core"),))
     for i in range(10):
         engine.submit(f"s{i % 2}", NOW, str(i))
     assert engine.close(5)

@@ -54,8 +54,9 @@ def _proxy(endpoint: str) -> FaultProxy:
 
 
 def _client(proxy: FaultProxy) -> Any:
-    return make_client(proxy.url, retries={"total_max_attempts": 1}, connect_timeout=1,
-                       read_timeout=2)
+    return make_client(
+        proxy.url, retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2
+    )
 
 
 def test_a_queue_overflowing_while_the_endpoint_is_down_counts_drops_exactly(
@@ -64,8 +65,12 @@ def test_a_queue_overflowing_while_the_endpoint_is_down_counts_drops_exactly(
     with _proxy(endpoint) as proxy:
         proxy.set_down(True)
         handler = CloudWatchLogHandler(
-            log_group_name=group, log_stream_name="s", boto3_client=_client(proxy),
-            max_queue_events=2_000, send_interval=0.05, max_batch_count=500,
+            log_group_name=group,
+            log_stream_name="s",
+            boto3_client=_client(proxy),
+            max_queue_events=2_000,
+            send_interval=0.05,
+            max_batch_count=500,
         )
         logger.addHandler(handler)
         highest = 0
@@ -106,8 +111,9 @@ def test_a_batch_failing_past_its_retry_deadline_is_dropped_and_counted(
 ) -> None:
     with _proxy(endpoint) as proxy:
         proxy.add_fault("unavailable")
-        handler = CloudWatchLogHandler(log_group_name=group, boto3_client=_client(proxy),
-                                       retry_deadline=1, send_interval=0.05)
+        handler = CloudWatchLogHandler(
+            log_group_name=group, boto3_client=_client(proxy), retry_deadline=1, send_interval=0.05
+        )
         logger.addHandler(handler)
         with pytest.warns(WatchtowerWarning, match="within 1 s"):
             logger.info("doomed")
@@ -121,8 +127,12 @@ def test_refused_credentials_are_reported_once_not_in_a_loop(
 ) -> None:
     with _proxy(endpoint) as proxy:
         proxy.add_fault("access_denied", count=4)
-        handler = CloudWatchLogHandler(log_group_name=group, log_stream_name="s",
-                                       boto3_client=_client(proxy), send_interval=0.05)
+        handler = CloudWatchLogHandler(
+            log_group_name=group,
+            log_stream_name="s",
+            boto3_client=_client(proxy),
+            send_interval=0.05,
+        )
         logger.addHandler(handler)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -192,8 +202,12 @@ def test_a_serializer_that_raises_still_lets_the_record_out(
     def broken(o: Any) -> Any:
         raise RuntimeError("serializer bug")
 
-    handler = CloudWatchLogHandler(log_group_name=group, log_stream_name="s",
-                                   boto3_client=client, json_serialize_default=broken)
+    handler = CloudWatchLogHandler(
+        log_group_name=group,
+        log_stream_name="s",
+        boto3_client=client,
+        json_serialize_default=broken,
+    )
     logger.addHandler(handler)
     logger.info({"thing": object(), "n": 1})
     handler.close()
@@ -205,8 +219,9 @@ def test_a_serializer_that_raises_still_lets_the_record_out(
 def test_a_two_megabyte_message_is_cut_to_one(
     client: Any, group: str, logger: logging.Logger
 ) -> None:
-    handler = CloudWatchLogHandler(log_group_name=group, log_stream_name="s",
-                                   boto3_client=client, max_message_size=1_048_576)
+    handler = CloudWatchLogHandler(
+        log_group_name=group, log_stream_name="s", boto3_client=client, max_message_size=1_048_576
+    )
     logger.addHandler(handler)
     with pytest.warns(WatchtowerWarning, match="truncated"):
         logger.info("é" * 1_048_576)  # 2 MiB of UTF-8
@@ -242,8 +257,9 @@ def test_after_fork_the_child_delivers_its_records_and_the_parent_its_own(
         print(pid, status)
     """)
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    run_ = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, env=env)
+    run_ = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
     assert run_.returncode == 0, run_.stderr
     child_pid, status = run_.stdout.split()
     assert status == "0"
@@ -263,8 +279,12 @@ def test_a_serializer_that_logs_never_loops(
         logger.info({"serializing": o})  # would recurse forever without a guard
         return repr(o)
 
-    handler = CloudWatchLogHandler(log_group_name=group, log_stream_name="s",
-                                   boto3_client=client, json_serialize_default=chatty)
+    handler = CloudWatchLogHandler(
+        log_group_name=group,
+        log_stream_name="s",
+        boto3_client=client,
+        json_serialize_default=chatty,
+    )
     logger.addHandler(handler)
     logger.info({"thing": object()})
     logger.info("after")

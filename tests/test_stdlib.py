@@ -56,8 +56,15 @@ def test_a_dict_message_arrives_as_the_same_json_object(
 ) -> None:
     handler = handler_for(client, group)
     logger.addHandler(handler)
-    payload = {"user": "ü", "n": 2**60, "f": 1.5, "ok": True, "none": None,
-               "nested": {"list": [1, {"a": "b"}, None]}, "text": "line\nbreak"}
+    payload = {
+        "user": "ü",
+        "n": 2**60,
+        "f": 1.5,
+        "ok": True,
+        "none": None,
+        "nested": {"list": [1, {"a": "b"}, None]},
+        "text": "line\nbreak",
+    }
     logger.info(payload)
     handler.close()
     assert [json.loads(m) for m in messages(client, group)] == [payload]
@@ -96,8 +103,9 @@ def test_records_spanning_three_days_logged_out_of_order_arrive_whole(
 def test_the_group_and_stream_are_created_with_retention_and_tags(
     client: Any, group: str, logger: logging.Logger
 ) -> None:
-    handler = handler_for(client, group, log_group_retention_days=30,
-                          log_group_tags={"team": "core"})
+    handler = handler_for(
+        client, group, log_group_retention_days=30, log_group_tags={"team": "core"}
+    )
     logger.addHandler(handler)
     logger.info("hello")
     handler.close()
@@ -134,11 +142,11 @@ def test_the_constructor_makes_no_aws_call(group: str) -> None:
     assert handler.close(timeout=0.1) is True
 
 
-def test_stream_name_template_fields_are_resolved_per_record(
-    client: Any, group: str
-) -> None:
+def test_stream_name_template_fields_are_resolved_per_record(client: Any, group: str) -> None:
     handler = handler_for(
-        client, group, log_stream_name="{logger_name}/{thread_name}/{process_id}/{strftime:%Y-%m-%d}"
+        client,
+        group,
+        log_stream_name="{logger_name}/{thread_name}/{process_id}/{strftime:%Y-%m-%d}",
     )
     for name in ("app.a", "app.b"):
         log = logging.getLogger(name)
@@ -146,8 +154,9 @@ def test_stream_name_template_fields_are_resolved_per_record(
         log.addHandler(handler)
         log.warning("from %s", name)
         log.removeHandler(handler)
-    worker = threading.Thread(target=logging.getLogger("app.a").warning, args=("x",),
-                              name="worker:1")
+    worker = threading.Thread(
+        target=logging.getLogger("app.a").warning, args=("x",), name="worker:1"
+    )
     logging.getLogger("app.a").addHandler(handler)
     worker.start()
     worker.join()
@@ -156,8 +165,11 @@ def test_stream_name_template_fields_are_resolved_per_record(
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     streams = {e["logStreamName"] for e in read_events(client, group)}
     pid = os.getpid()
-    assert streams == {f"app.a/MainThread/{pid}/{day}", f"app.b/MainThread/{pid}/{day}",
-                       f"app.a/worker1/{pid}/{day}"}
+    assert streams == {
+        f"app.a/MainThread/{pid}/{day}",
+        f"app.b/MainThread/{pid}/{day}",
+        f"app.a/worker1/{pid}/{day}",
+    }
 
 
 def test_the_default_stream_name_holds_machine_program_logger_and_pid(
@@ -251,9 +263,7 @@ def test_handlers_for_the_same_client_group_and_options_share_one_engine(
     other.close()
 
 
-def test_botocore_logging_never_re_enters_the_handler(
-    client: Any, group: str
-) -> None:
+def test_botocore_logging_never_re_enters_the_handler(client: Any, group: str) -> None:
     root = logging.getLogger()
     handler = handler_for(client, group, send_interval=0.05)
     old_level = root.level
@@ -318,16 +328,18 @@ def test_django_logging_setting_builds_the_handler(endpoint: str, group: str) ->
         logging.getLogger("django").info("from django")
     """)
     pytest.importorskip("django")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60, env=_env())
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_env()
+    )
     assert run.returncode == 0, run.stderr
     assert messages(make_client(endpoint), group, "django") == ["from django"]
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_DEFAULT_REGION="us-east-1")
+    env.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
     return env
 
 
@@ -343,8 +355,9 @@ def test_records_queued_at_exit_without_close_are_delivered(endpoint: str, group
             log.info("queued %d", i)
         # no flush, no close: the interpreter exits with everything queued
     """)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120, env=_env())
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=_env()
+    )
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     assert messages(make_client(endpoint), group, "exit") == [f"queued {i}" for i in range(20000)]
@@ -361,8 +374,9 @@ def test_the_profile_name_picks_the_credentials_and_region(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_ENDPOINT_URL_LOGS", endpoint)
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    handler = CloudWatchLogHandler(log_group_name=group, log_stream_name="p",
-                                   boto3_profile_name="wt")
+    handler = CloudWatchLogHandler(
+        log_group_name=group, log_stream_name="p", boto3_profile_name="wt"
+    )
     assert handler.cwl_client.meta.region_name == "eu-west-1"
     log = logging.getLogger("profile.test")
     log.propagate = False
@@ -372,8 +386,13 @@ def test_the_profile_name_picks_the_credentials_and_region(
     log.removeHandler(handler)
     import boto3
 
-    reader = boto3.client("logs", endpoint_url=endpoint, region_name="eu-west-1",
-                          aws_access_key_id="a", aws_secret_access_key="b")
+    reader = boto3.client(
+        "logs",
+        endpoint_url=endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+    )
     assert messages(reader, group, "p") == ["via profile"]
 
 
@@ -472,3 +491,22 @@ def test_flush_all_flushes_every_engine(client: Any, group: str, logger: logging
     logger.info("pending")
     assert wt_adapters.flush(timeout=10) is True
     assert wait_for(lambda: messages(client, group)) == ["pending"]
+
+
+def test_exit_with_the_endpoint_down_reports_the_loss_within_the_deadline(group: str) -> None:
+    script = textwrap.dedent(f"""
+        import logging, boto3, wt_adapters, wt_adapters._engine as engine
+        engine.FLUSH_TIMEOUT = 1.0  # the exit deadline, shortened for the test
+        client = boto3.client("logs", endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
+        log = logging.getLogger("exit")
+        log.addHandler(wt_adapters.CloudWatchLogHandler(log_group_name={group!r},
+                       boto3_client=client))
+        log.warning("never delivered")
+    """)
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_env()
+    )
+    assert run.returncode == 0
+    assert time.monotonic() - started < 15
+    assert "1 events" in run.stderr and "could not be delivered" in run.stderr

@@ -848,11 +848,18 @@ def flush_all(timeout: Optional[float] = None) -> bool:
     return ok
 
 
-def _close_all_at_exit() -> None:
+def _flush_all_at_exit() -> None:
+    """Deliver what every engine holds, within `FLUSH_TIMEOUT` for all of them.
+
+    Engines stay open: logging's own exit hook (and loguru's) run after this one
+    and close their handlers and sinks, sending what was logged in between. An
+    engine that could not deliver in time is closed now, which reports the loss.
+    """
     deadline = time.monotonic() + FLUSH_TIMEOUT
     for engine in engines():
         with contextlib.suppress(Exception):  # never fail interpreter exit
-            engine.close(max(0.0, deadline - time.monotonic()))
+            if not engine.flush(max(0.0, deadline - time.monotonic())):
+                engine.close(0)
 
 
 def _after_fork_in_child() -> None:
@@ -864,6 +871,6 @@ def _after_fork_in_child() -> None:
 
 import atexit  # noqa: E402
 
-atexit.register(_close_all_at_exit)
+atexit.register(_flush_all_at_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
