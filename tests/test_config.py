@@ -81,3 +81,10 @@ def test_bounds_are_accepted(client: Any) -> None:
         max_message_size=1_048_576,
         send_interval=0,
     ).close()
+
+
+def test_an_unknown_option_of_a_keyword_front_end_is_named() -> None:
+    from wt_adapters._destination import Destination
+
+    with pytest.raises(WatchtowerError, match="unknown option 'log_grup_name'"):
+        Destination.from_options({"log_grup_name": "typo"})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from datetime import timedelta
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
 
 from ._engine import DROP_OLDEST, FLUSH_TIMEOUT, Engine, Settings, shared_engine
 from ._errors import WatchtowerError
@@ -18,6 +19,31 @@ DEFAULT_LOG_GROUP_NAME = "watchtower"
 
 #: Set by `wt_adapters.testing` to route every new destination somewhere else.
 sender_override: Optional[Callable[[], Sender]] = None
+
+
+class Options(TypedDict, total=False):
+    """The keyword options every front end takes (see `Destination` and the README)."""
+
+    log_group_name: str
+    log_stream_name: str
+    use_queues: bool
+    send_interval: Union[float, timedelta]
+    max_batch_size: int
+    max_batch_count: int
+    boto3_client: Any
+    boto3_profile_name: Optional[str]
+    create_log_group: bool
+    log_group_tags: Optional[Mapping[str, str]]
+    json_serialize_default: Optional[Callable[[Any], Any]]
+    log_group_retention_days: Optional[int]
+    create_log_stream: bool
+    max_message_size: int
+    endpoint_url: Optional[str]
+    max_queue_events: int
+    max_queue_bytes: int
+    queue_overflow: str
+    queue_block_timeout: float
+    retry_deadline: float
 
 
 def _seconds(name: str, value: Union[float, timedelta]) -> float:
@@ -113,6 +139,17 @@ class Destination:
 
         self.engine: Engine = shared_engine(key, self.settings, make_sender)
 
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Destination:
+        """Build a destination from a front end's keyword options, naming any unknown one."""
+        unknown = sorted(set(options) - _OPTION_NAMES)
+        if unknown:
+            raise WatchtowerError(
+                f"unknown option {unknown[0]!r}; the options are: "
+                + ", ".join(sorted(_OPTION_NAMES))
+            )
+        return cls(**options)
+
     @property
     def client(self) -> Any:
         """The boto3 client the engine sends with (None for a non-boto3 sender)."""
@@ -145,3 +182,6 @@ def _boto_sender(client: Any) -> Sender:
     from ._boto import BotoSender
 
     return BotoSender(client)
+
+
+_OPTION_NAMES = frozenset(inspect.signature(Destination.__init__).parameters) - {"self"}

@@ -61,6 +61,10 @@ class _ThreadState(threading.local):
 
 thread_state = _ThreadState()
 
+#: How deep log calls made while a front end handles another (say, by a custom
+#: serializer that logs) may nest on one thread before they are dropped.
+MAX_NESTING = 2
+
 
 def in_engine_call() -> bool:
     """Tell whether this thread is inside the engine (its worker, or a synchronous send).

@@ -29,6 +29,10 @@ class CloudWatchLogFormatter(logging.Formatter):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # With the default format the message is the whole text: skip the templating.
+        self._message_only = type(self._style) is logging.PercentStyle and (
+            self._style._fmt == "%(message)s"
+        )
         self.json_serialize_default = json_serialize_default or json_serialize_default_
         if add_log_record_attrs is not None:
             self.add_log_record_attrs = add_log_record_attrs
@@ -37,6 +41,12 @@ class CloudWatchLogFormatter(logging.Formatter):
         """Return the CloudWatch message for `record`: JSON text for dict messages."""
         msg = record.msg
         attrs = self.add_log_record_attrs
+        if type(msg) is str and not attrs:  # the common case first
+            if self._message_only and not (record.exc_info or record.exc_text or record.stack_info):
+                text: str = msg % record.args if record.args else msg
+                record.message = text
+                return text
+            return super().format(record)
         if attrs:
             data = dict(msg) if isinstance(msg, Mapping) else {"msg": record.getMessage()}
             for name in attrs:

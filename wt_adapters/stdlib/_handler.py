@@ -8,17 +8,13 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from .._destination import DEFAULT_LOG_GROUP_NAME, Destination
-from .._engine import DROP_OLDEST, thread_state
+from .._engine import DROP_OLDEST, MAX_NESTING, thread_state
 from .._errors import WatchtowerError, WatchtowerWarning
 from .._rules import EVENT_OVERHEAD
 from .._streams import DEFAULT_LOG_STREAM_NAME
 from ._formatter import CloudWatchLogFormatter
 
 _NOISY = ("botocore", "urllib3", "boto3", "s3transfer")
-
-#: How deep records logged while formatting a record (say, by a custom
-#: serializer) may nest on one thread before they are dropped.
-_MAX_NESTING = 2
 
 
 def _boto_debug_filter(record: logging.LogRecord) -> bool:
@@ -146,7 +142,7 @@ class CloudWatchLogHandler(logging.Handler):
         by botocore while sending can't deadlock against a caller.
         """
         state = thread_state
-        if state.in_engine or state.depth >= _MAX_NESTING:
+        if state.in_engine or state.depth >= MAX_NESTING:
             return False
         rv: Any = self.filter(record)
         if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace the record

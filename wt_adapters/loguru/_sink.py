@@ -1,0 +1,192 @@
+"""`cloudwatch_sink`: the loguru front end, a sink object that ships records as JSON objects."""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+import warnings
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+from .._destination import Destination, Options
+from .._engine import FLUSH_TIMEOUT, MAX_NESTING, thread_state
+from .._errors import WatchtowerWarning
+from .._json import dumps, encoder
+
+if TYPE_CHECKING:
+    from loguru import Message, Record, RecordException
+    from typing_extensions import Unpack
+
+#: The keys every event has; an ``extra`` key of the same name stays under ``extra``.
+STANDARD_KEYS = frozenset(
+    ("message", "level", "logger", "time", "module", "function", "line", "process", "thread",
+     "exception", "extra")
+)  # fmt: skip
+
+_NOISY = ("botocore", "urllib3", "boto3", "s3transfer")
+_DEBUG = 10
+_TRACEBACK_HEADER = "Traceback (most recent call last):"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class CloudWatchSink:
+    """A loguru sink shipping each record to AWS CloudWatch Logs as a JSON object.
+
+    Make one with `cloudwatch_sink` and add it once: ``logger.add(cloudwatch_sink(...))``
+    (``enqueue=True`` works too). Each event holds ``message``, ``level``,
+    ``logger``, ``time`` (ISO 8601 with offset), ``module``, ``function``,
+    ``line``, ``process`` and ``thread`` (each ``{"id", "name"}``), the
+    ``extra`` keys (from ``bind``, ``contextualize`` and the call's keyword
+    arguments) at the top level with their structure (one that collides with
+    a key above stays under ``extra``), and ``exception`` (``type``, ``value``,
+    ``traceback``) when there is one. Its CloudWatch time is ``record["time"]``.
+
+    Loguru calls `stop` on ``logger.remove()`` and at exit: it flushes and
+    closes. The network flush is `flush_to_cloudwatch`, not ``flush``, which
+    loguru would call after every message. DEBUG records of the AWS SDK
+    (``botocore``, ``urllib3``, ...) are left out, as the stdlib handler does,
+    and so are records logged by the delivery engine's own thread and records
+    logged while converting records (say, by a serializer that logs) once they
+    nest too deep.
+    """
+
+    encoding = "utf-8"  # lets loguru's exception formatter use any character
+
+    def __init__(self, destination: Destination) -> None:
+        self._destination = destination
+        self._stream_names = destination.stream_names
+        self._encode = encoder(destination.json_default)
+        self._submit = destination.submit_function()
+        self._closed = False
+
+    def write(self, message: Message) -> None:
+        """Queue one loguru message for CloudWatch; never raises."""
+        state = thread_state
+        if state.in_engine or state.depth >= MAX_NESTING:
+            return
+        if self._closed:
+            warnings.warn(
+                "Received message after CloudWatchSink.close()", WatchtowerWarning, stacklevel=2
+            )
+            return
+        state.depth += 1
+        try:
+            try:
+                record = message.record
+                name = record["name"] or ""
+                if record["level"].no <= _DEBUG and name.startswith(_NOISY):
+                    return
+                created = record["time"].timestamp()
+                stream = self._stream_names(name, record["thread"].name, created)
+                body = self._encode(_event(record, message))
+            except Exception as e:  # not a loguru message: ship its text, never fail the caller
+                created = time.time()
+                stream = self._stream_names("", "", created)
+                body = dumps({"message": str(message), "error": f"unreadable record: {e!r}"})
+            self._submit(stream, int(created * 1000), body)
+        finally:
+            state.depth -= 1
+
+    def flush_to_cloudwatch(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+        """Send everything queued so far; return whether that finished within `timeout` seconds.
+
+        With ``enqueue=True``, call ``logger.complete()`` first so that loguru
+        has handed every message to this sink.
+        """
+        return self._destination.flush(timeout)
+
+    def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+        """Send what is queued (up to `timeout` seconds) and stop accepting messages; idempotent.
+
+        Returns whether everything was delivered.
+        """
+        if self._closed:
+            return True
+        self._closed = True
+        return self._destination.close(timeout)
+
+    def stop(self) -> None:
+        """Flush and close; loguru calls this on ``logger.remove()`` and at exit."""
+        self.close()
+
+    def stats(self) -> Dict[str, Any]:
+        """Return the delivery engine's counters (sent, retried, dropped, rejected, ...)."""
+        return self._destination.stats()
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(log_group_name="
+            f"{self._destination.settings.log_group_name!r}, log_stream_name="
+            f"{self._stream_names.template!r})"
+        )
+
+
+def cloudwatch_sink(**options: Unpack[Options]) -> CloudWatchSink:
+    """Return a sink for ``logger.add()`` that ships records to CloudWatch Logs.
+
+    Takes the options of `CloudWatchLogHandler` as keywords, with the same
+    defaults, validated the same way (a `WatchtowerError` names a bad one).
+    Sinks, renderers and handlers with the same client, group and options
+    share one engine. The stream name template's ``{logger_name}`` is
+    ``record["name"]`` and ``{thread_name}`` the record's thread name.
+    """
+    return CloudWatchSink(Destination.from_options(options))
+
+
+def _event(record: Record, text: str) -> Dict[str, Any]:
+    """Turn a loguru record into the JSON object to ship."""
+    process, thread = record["process"], record["thread"]
+    event: Dict[str, Any] = {
+        "message": record["message"],
+        "level": record["level"].name,
+        "logger": record["name"],
+        "time": record["time"].isoformat(),
+        "module": record["module"],
+        "function": record["function"],
+        "line": record["line"],
+        "process": {"id": process.id, "name": process.name},
+        "thread": {"id": thread.id, "name": thread.name},
+    }
+    clashes: Dict[Any, Any] = {}
+    for key, value in record["extra"].items():
+        if key in STANDARD_KEYS:
+            clashes[key] = value
+        else:
+            event[key] = value
+    if clashes:
+        event["extra"] = clashes
+    if record["exception"] is not None:
+        event["exception"] = _exception(record["exception"], record["message"], text)
+    return event
+
+
+def _exception(exc: RecordException, message: str, text: str) -> Dict[str, Any]:
+    """Describe the record's exception: type name, value and traceback text."""
+    try:
+        value = None if exc.value is None else str(exc.value)
+    except Exception:
+        value = f"<unprintable {type(exc.value).__name__}>"
+    if exc.traceback is not None:
+        try:
+            trace: Optional[str] = "".join(
+                traceback.format_exception(exc.type, exc.value, exc.traceback)
+            )
+        except Exception:
+            trace = None
+    else:  # with enqueue=True loguru drops the traceback; its formatted text is all there is
+        trace = _traceback_in_text(text, message)
+    return {
+        "type": None if exc.type is None else exc.type.__name__,
+        "value": value,
+        "traceback": trace,
+    }
+
+
+def _traceback_in_text(text: str, message: str) -> Optional[str]:
+    """Find the traceback loguru formatted after the message in `text`, if any."""
+    start = text.find(message)
+    start = start + len(message) if start >= 0 else 0
+    at = text.find(_TRACEBACK_HEADER, start)
+    if at < 0:
+        return None
+    return _ANSI.sub("", text[at:])

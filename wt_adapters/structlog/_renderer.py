@@ -1,0 +1,159 @@
+"""`CloudWatchRenderer`: the structlog front end, a last processor that ships the event dict."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Dict, MutableMapping, Optional
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+from structlog.exceptions import DropEvent
+from structlog.processors import format_exc_info
+
+from .._destination import Destination, Options
+from .._engine import FLUSH_TIMEOUT, MAX_NESTING, thread_state
+from .._errors import WatchtowerWarning
+from .._json import encoder
+
+#: How far (seconds) an event dict's ``timestamp`` may be from the time of the call and
+#: still be taken as the event's time; further off, it is the user's data, not a stamp.
+TIMESTAMP_TOLERANCE = 15 * 60.0
+
+
+class CloudWatchRenderer:
+    """Ship each event dict to AWS CloudWatch Logs as a JSON object; use as the last processor.
+
+    ``structlog.configure(processors=[..., CloudWatchRenderer(log_group_name="app")])``
+
+    Every key of the event dict arrives with its structure; values json can't
+    encode go through `json_serialize_default`. An ``exc_info`` is rendered as
+    `structlog.processors.format_exc_info` would; to ship a structured
+    traceback, put `structlog.processors.dict_tracebacks` before this renderer.
+    The event's CloudWatch time is that of the call, or the event dict's
+    ``timestamp`` (from `structlog.processors.TimeStamper`, epoch or ISO 8601)
+    when it lies within `TIMESTAMP_TOLERANCE` of it. The stream name
+    template's ``{logger_name}`` is the event dict's ``logger`` key (see
+    `structlog.stdlib.add_logger_name`), else the wrapped logger's name.
+
+    Returns the JSON text so that the configured logger still writes it
+    locally; with ``write_locally=False`` it raises `structlog.DropEvent`
+    instead. It never raises anything else into the log call. Events logged
+    by the delivery engine's own thread are not shipped, and events logged
+    while rendering events (say, by a serializer that logs) are dropped once
+    they nest too deep.
+
+    Takes the options of `CloudWatchLogHandler`, keyword-only, validated the
+    same way. Renderers, sinks and handlers with the same client, group and
+    options share one engine. Use `flush` to send what is queued and `close`
+    when done (at exit, engines are flushed and closed anyway).
+    """
+
+    __slots__ = ("_closed", "_destination", "_encode", "_stream_names", "_submit", "write_locally")
+
+    def __init__(self, *, write_locally: bool = True, **options: Unpack[Options]) -> None:
+        self._destination = Destination.from_options(options)
+        self.write_locally = bool(write_locally)
+        self._encode = encoder(self._destination.json_default)
+        self._stream_names = self._destination.stream_names
+        self._submit = self._destination.submit_function()
+        self._closed = False
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
+        """Queue `event_dict` for CloudWatch; return its JSON text (or raise `DropEvent`)."""
+        state = thread_state
+        if state.depth >= MAX_NESTING:
+            raise DropEvent
+        now = time.time()
+        state.depth += 1
+        try:
+            if "exc_info" in event_dict:
+                event_dict = _render_exc_info(logger, method_name, event_dict)
+            message = self._encode(event_dict)
+            if self._closed:
+                warnings.warn(
+                    "Received message after CloudWatchRenderer.close()",
+                    WatchtowerWarning,
+                    stacklevel=2,
+                )
+            elif not state.in_engine:
+                self._ship(logger, event_dict, now, message)
+        finally:
+            state.depth -= 1
+        if self.write_locally:
+            return message
+        raise DropEvent
+
+    def _ship(
+        self, logger: Any, event_dict: MutableMapping[str, Any], now: float, message: str
+    ) -> None:
+        try:
+            created = _event_time(event_dict.get("timestamp"), now)
+            name = event_dict.get("logger")
+            if not isinstance(name, str):
+                name = getattr(logger, "name", "")
+                name = name if isinstance(name, str) else ""
+            stream = self._stream_names(name, threading.current_thread().name, created)
+            self._submit(stream, int(created * 1000), message)
+        except Exception as e:  # a template that fails for this name: warn, never raise
+            warnings.warn(
+                f"Could not queue a log event for CloudWatch: {e!r}",
+                WatchtowerWarning,
+                stacklevel=3,
+            )
+
+    def flush(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+        """Send everything queued so far; return whether that finished within `timeout` seconds."""
+        return self._destination.flush(timeout)
+
+    def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+        """Send what is queued (up to `timeout` seconds) and stop shipping; idempotent.
+
+        Later calls still return the JSON text (or raise `DropEvent`) but ship
+        nothing. Returns whether everything was delivered.
+        """
+        if self._closed:
+            return True
+        self._closed = True
+        return self._destination.close(timeout)
+
+    def stats(self) -> Dict[str, Any]:
+        """Return the delivery engine's counters (sent, retried, dropped, rejected, ...)."""
+        return self._destination.stats()
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(log_group_name="
+            f"{self._destination.settings.log_group_name!r}, log_stream_name="
+            f"{self._stream_names.template!r})"
+        )
+
+
+def _render_exc_info(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Return a copy of `event_dict` with ``exc_info`` rendered as `format_exc_info` does."""
+    try:
+        rendered: MutableMapping[str, Any] = format_exc_info(logger, method_name, dict(event_dict))
+        return rendered
+    except Exception:  # an exc_info structlog can't read: ship it as it is, through the default
+        return event_dict
+
+
+def _event_time(value: Any, now: float) -> float:
+    """Return the epoch time in `value` (a TimeStamper stamp) if it is near `now`, else `now`."""
+    try:
+        if isinstance(value, str):
+            if value.endswith("Z"):  # TimeStamper(fmt="iso", utc=True); Python < 3.11 wants +00:00
+                value = value[:-1] + "+00:00"
+            stamp = datetime.fromisoformat(value).timestamp()  # naive: local time, as stamped
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            stamp = float(value)
+        else:
+            return now
+    except (ValueError, OverflowError, OSError):
+        return now
+    return stamp if abs(stamp - now) <= TIMESTAMP_TOLERANCE else now
