@@ -1,0 +1,497 @@
+"""`wt-adapters pipe`: ship lines from stdin or files through the engine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
+
+import click
+
+from .._engine import BLOCK, OVERFLOW_POLICIES
+from .._errors import WatchtowerError
+from .._json import dumps
+from .._streams import DEFAULT_LOG_STREAM_NAME
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    AwsOptions,
+    aws_from,
+    aws_options,
+    check_reachable,
+    echo_err,
+    make_client,
+    option_error,
+)
+
+#: A line longer than this (without a newline) is shipped in pieces of this size.
+MAX_LINE_BYTES = 1024 * 1024
+READ_SIZE = 64 * 1024
+#: How often the read loop looks at the stop flag while waiting for input (seconds).
+POLL = 0.2
+#: The progress line appears after this long, and is redrawn this often (seconds).
+PROGRESS_AFTER = 1.0
+PROGRESS_EVERY = 0.5
+
+#: The validation messages name Destination's arguments; the user typed these flags.
+FLAGS = {
+    "log_group_name": "--group",
+    "log_stream_name": "--stream",
+    "send_interval": "--send-interval",
+    "max_batch_size": "--max-batch-size",
+    "max_batch_count": "--max-batch-count",
+    "max_message_size": "--max-message-size",
+    "log_group_retention_days": "--retention-days",
+    "log_group_tags": "--tag",
+    "max_queue_events": "--max-queue-events",
+    "max_queue_bytes": "--max-queue-bytes",
+    "queue_overflow": "--queue-overflow",
+    "queue_block_timeout": "--queue-block-timeout",
+    "retry_deadline": "--retry-deadline",
+}
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM: stop reading, then flush and report."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal: Optional[str] = None
+
+    def __call__(self, signum: int, frame: Optional[FrameType]) -> None:
+        self.signal = signal.Signals(signum).name
+        self.event.set()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: _Stop) -> Iterator[None]:
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no SIGTERM
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def read_lines(fd: int, stop: threading.Event) -> Iterator[bytes]:
+    """Yield the lines read from `fd` (without their newline) until EOF or `stop`.
+
+    Waits for input in slices of `POLL` seconds so that a signal stops it
+    promptly; every byte already read is still yielded (an unterminated last
+    piece as a line of its own).
+    """
+    import select
+
+    buffer = b""
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], POLL)
+        if not ready:
+            continue
+        chunk = os.read(fd, READ_SIZE)
+        if not chunk:
+            break
+        buffer += chunk
+        if b"\n" in chunk:
+            *lines, buffer = buffer.split(b"\n")
+            yield from lines
+        while len(buffer) >= MAX_LINE_BYTES:
+            yield buffer[:MAX_LINE_BYTES]
+            buffer = buffer[MAX_LINE_BYTES:]
+    if buffer:
+        yield buffer
+
+
+def _read_lines_simple(stream: BinaryIO, stop: threading.Event) -> Iterator[bytes]:
+    """`read_lines` where select() can't wait on files (Windows)."""
+    for line in stream:
+        yield line.rstrip(b"\n")
+        if stop.is_set():
+            break
+
+
+def to_message(line: str) -> str:
+    """Return the event message for a line: a JSON object re-encoded compactly, else the line."""
+    if line[:1] == "{" or line.lstrip()[:1] == "{":
+        try:
+            value = json.loads(line)
+        except ValueError:
+            return line
+        if isinstance(value, dict):
+            return dumps(value)
+    return line
+
+
+class _Progress:
+    """A progress line on stderr, redrawn in place, when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.next_draw = self.started + PROGRESS_AFTER
+        self.drawn = False
+
+    def update(self, read: int, stats: Any) -> None:
+        now = time.monotonic()
+        if not self.enabled or now < self.next_draw:
+            return
+        self.next_draw = now + PROGRESS_EVERY
+        figures = stats()
+        rate = read / max(1e-6, now - self.started)
+        sys.stderr.write(
+            f"\r\x1b[K{PROG} pipe: read {read} lines ({rate:,.0f}/s),"
+            f" sent {figures['sent']}, queued {figures['queued']}"
+        )
+        sys.stderr.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _tags(values: Tuple[str, ...]) -> Dict[str, str]:
+    tags = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="'--tag'")
+        tags[key] = value
+    return tags
+
+
+def _sum(counts: Dict[str, int]) -> int:
+    return sum(counts.values())
+
+
+def _describe(counts: Dict[str, int]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(counts.items()) if v)
+
+
+@click.command()
+@click.option("--group", "-g", required=True, help="Log group to ship to (created if missing).")
+@click.option(
+    "--stream",
+    "-s",
+    default=DEFAULT_LOG_STREAM_NAME,
+    help="Log stream name or template, with fields {machine_name} {program_name}"
+    " {logger_name} (stdin, or the file's name) {process_id} {thread_name}"
+    " {strftime:FORMAT} (the line's UTC time).  [default: HOST/wt-adapters/stdin/PID]",
+)
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--tee", is_flag=True, help="Also copy every line to stdout.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress line on stderr  [default: when stderr is a terminal]",
+)
+@click.option(
+    "--send-interval",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Longest wait before queued lines are sent (seconds).",
+)
+@click.option(
+    "--max-batch-count",
+    type=int,
+    default=10000,
+    show_default=True,
+    help="Most events per PutLogEvents request.",
+)
+@click.option(
+    "--max-batch-size",
+    type=int,
+    default=1024 * 1024,
+    show_default=True,
+    help="Most bytes per PutLogEvents request.",
+)
+@click.option(
+    "--max-message-size",
+    type=int,
+    default=256 * 1024,
+    show_default=True,
+    help="Longer lines are cut to this many bytes (26 bytes of overhead included).",
+)
+@click.option(
+    "--retention-days",
+    type=int,
+    default=None,
+    help="Retention to set on the log group if this command creates it.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Tag for the log group if this command creates it (repeatable).",
+)
+@click.option(
+    "--create-group/--no-create-group",
+    default=True,
+    show_default=True,
+    help="Create the log group if it does not exist.",
+)
+@click.option(
+    "--create-stream/--no-create-stream",
+    default=True,
+    show_default=True,
+    help="Create the log stream if it does not exist.",
+)
+@click.option(
+    "--max-queue-events",
+    type=int,
+    default=100_000,
+    show_default=True,
+    help="Most lines held in memory waiting to be sent.",
+)
+@click.option(
+    "--max-queue-bytes",
+    type=int,
+    default=64 * 1024 * 1024,
+    show_default=True,
+    help="Most bytes held in memory waiting to be sent.",
+)
+@click.option(
+    "--queue-overflow",
+    type=click.Choice(OVERFLOW_POLICIES),
+    default=BLOCK,
+    show_default=True,
+    help="What to do when the queue is full.",
+)
+@click.option(
+    "--queue-block-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="With 'block', how long to wait for room before dropping (seconds).",
+)
+@click.option(
+    "--retry-deadline",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Give up on a batch that keeps failing after this long (seconds).",
+)
+@click.option(
+    "--no-queue",
+    "no_queue",
+    is_flag=True,
+    help="Send each line before reading the next (slow; no batching).",
+)
+@click.option(
+    "--flush-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="At the end, how long to wait for the last lines to be sent (seconds).",
+)
+@aws_options
+def pipe(
+    group: str,
+    stream: str,
+    files: Tuple[str, ...],
+    tee: bool,
+    progress: Optional[bool],
+    send_interval: float,
+    max_batch_count: int,
+    max_batch_size: int,
+    max_message_size: int,
+    retention_days: Optional[int],
+    tags: Tuple[str, ...],
+    create_group: bool,
+    create_stream: bool,
+    max_queue_events: int,
+    max_queue_bytes: int,
+    queue_overflow: str,
+    queue_block_timeout: float,
+    retry_deadline: float,
+    no_queue: bool,
+    flush_timeout: float,
+    profile: Optional[str],
+    region: Optional[str],
+    endpoint_url: Optional[str],
+) -> int:
+    """Ship lines from stdin (or FILES) to CloudWatch Logs, one event per line.
+
+    A line that is a JSON object is stored as a JSON object; blank lines are
+    skipped. Each event's timestamp is the time its line was read. At end of
+    input, or on Ctrl-C or SIGTERM, what was read is flushed and the counts
+    are printed on stderr. Exits with 1 if any line was not delivered.
+
+    \b
+    Example:
+      my-app 2>&1 | wt-adapters pipe --group my-app --tee
+    """
+    aws = aws_from(profile, region, endpoint_url)
+    # The program name in stream names: the command, not the path of __main__.py.
+    sys.argv[0] = PROG
+    from .._destination import Destination
+    from .._streams import StreamNamer
+
+    try:
+        namer = StreamNamer(stream, "log_stream_name")
+        options: Dict[str, Any] = dict(
+            log_group_name=group,
+            log_stream_name=stream,
+            use_queues=not no_queue,
+            send_interval=send_interval,
+            max_batch_size=max_batch_size,
+            max_batch_count=max_batch_count,
+            create_log_group=create_group,
+            log_group_tags=_tags(tags),
+            log_group_retention_days=retention_days,
+            create_log_stream=create_stream,
+            max_message_size=max_message_size,
+            max_queue_events=max_queue_events,
+            max_queue_bytes=max_queue_bytes,
+            queue_overflow=queue_overflow,
+            queue_block_timeout=queue_block_timeout,
+            retry_deadline=retry_deadline,
+        )
+        _validate(options)
+    except WatchtowerError as e:
+        raise option_error(e, FLAGS) from None
+    client = make_client(aws, engine=True)
+    check_reachable(client, aws, group)
+    destination = Destination(**options, boto3_client=client)
+    return _ship(destination, namer, files, tee, progress, flush_timeout, aws)
+
+
+def _validate(options: Dict[str, Any]) -> None:
+    """Let `Destination` check the options, with no client and no network (raises)."""
+    from .. import _destination
+    from .._memory import MemorySender
+
+    saved = _destination.sender_override
+    _destination.sender_override = MemorySender
+    try:
+        _destination.Destination(**options).close(0)
+    finally:
+        _destination.sender_override = saved
+
+
+def _inputs(files: Tuple[str, ...]) -> List[Tuple[str, int, bool]]:
+    """(logger name, fd, opened here) for each input; stdin when there are none."""
+    opened: List[Tuple[str, int, bool]] = []
+    for path in files or ("-",):
+        if path == "-":
+            opened.append(("stdin", sys.stdin.fileno(), False))
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            for _, other, mine in opened:
+                if mine:
+                    os.close(other)
+            raise click.BadParameter(
+                f"cannot read {path!r}: {e.strerror}", param_hint="'FILES'"
+            ) from None
+        opened.append((os.path.basename(path) or path, fd, True))
+    return opened
+
+
+def _ship(
+    destination: Any,
+    namer: Any,
+    files: Tuple[str, ...],
+    tee: bool,
+    progress_flag: Optional[bool],
+    flush_timeout: float,
+    aws: AwsOptions,
+) -> int:
+    started = time.monotonic()
+    inputs = _inputs(files)
+    stop = _Stop()
+    progress = _Progress(sys.stderr.isatty() if progress_flag is None else progress_flag)
+    out = sys.stdout.buffer if tee else None
+    read = blank = submitted = refused = 0
+    last_ms = 0
+    try:
+        with _stop_on_signals(stop):
+            for logger_name, fd, _ in inputs:
+                if stop.event.is_set():
+                    break
+                if sys.platform == "win32":  # pragma: no cover - select() needs sockets there
+                    lines = _read_lines_simple(os.fdopen(fd, "rb", closefd=False), stop.event)
+                else:
+                    lines = read_lines(fd, stop.event)
+                for raw in lines:
+                    read += 1
+                    if out is not None:
+                        try:
+                            out.write(raw + b"\n")
+                        except BrokenPipeError:
+                            out = None
+                    text = raw.decode("utf-8", "replace")
+                    if text.endswith("\r"):
+                        text = text[:-1]
+                    if not text.strip():
+                        blank += 1
+                        continue
+                    # Never go back in time: lines keep their order in CloudWatch.
+                    last_ms = max(last_ms, int(time.time() * 1000))
+                    name = namer(logger_name, "MainThread", last_ms / 1000)
+                    submitted += 1
+                    if not destination.submit(name, last_ms, to_message(text)):
+                        refused += 1
+                    if read & 1023 == 0:
+                        if out is not None:
+                            out = _flush_out(out)
+                        progress.update(read, destination.stats)
+                if out is not None:
+                    out = _flush_out(out)
+            delivered = destination.close(flush_timeout)
+    finally:
+        progress.clear()
+        for _, fd, mine in inputs:
+            if mine:
+                os.close(fd)
+    figures = destination.stats()
+    dropped: Dict[str, int] = dict(figures["dropped"])
+    rejected: Dict[str, int] = dict(figures["rejected"])
+    sent = int(figures["sent"])
+    lost = submitted - sent
+    elapsed = time.monotonic() - started
+    why = f" on {stop.signal}" if stop.signal else ""
+    summary = (
+        f"{PROG} pipe: stopped{why}: read {read} lines"
+        if stop.signal
+        else f"{PROG} pipe: read {read} lines"
+    )
+    summary += (
+        f" ({blank} blank, skipped), sent {sent} events to {destination.settings.log_group_name!r}"
+    )
+    summary += f", dropped {_sum(dropped)}, rejected {_sum(rejected)} in {elapsed:.2f} s"
+    echo_err(summary)
+    if lost or refused or not delivered:
+        details = _describe({**dropped, **{f"rejected {k}": v for k, v in rejected.items()}})
+        last_error = figures.get("last_error")
+        echo_err(
+            f"{PROG} pipe: error: {lost} of {submitted} events were not delivered to"
+            f" {aws.describe()}"
+            + (f" ({details})" if details else "")
+            + (f"; last error: {last_error}" if last_error else "")
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _flush_out(out: BinaryIO) -> Optional[BinaryIO]:
+    try:
+        out.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return None
+    return out
