@@ -10,6 +10,7 @@ from ._engine import flush_all as _flush_all
 from ._errors import WatchtowerError, WatchtowerWarning
 from ._json import json_serialize_default
 from ._retry import RetryPolicy
+from ._serverless import flush_after
 from ._streams import DEFAULT_LOG_STREAM_NAME
 from .stdlib import DEFAULT_LOG_GROUP_NAME, CloudWatchLogFormatter, CloudWatchLogHandler
 
@@ -36,5 +37,6 @@ __all__ = [
     "WatchtowerWarning",
     "__version__",
     "flush",
+    "flush_after",
     "json_serialize_default",
 ]
