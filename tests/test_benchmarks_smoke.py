@@ -1,0 +1,61 @@
+"""The benchmark runner works: its quick mode runs every scenario and prints its tables.
+
+No timing is asserted; CI runs this only to prove the runner still works.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("watchtower") is None,
+    reason="the benchmarks compare with watchtower: pip install -r benchmarks/requirements.txt",
+)
+
+
+def run_benchmarks(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_quick_run_exits_0_and_prints_every_table() -> None:
+    done = run_benchmarks("--quick")
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    for heading in (
+        "## Machine",
+        "## Caller-thread CPU per logging call",
+        "## Delivery of",
+        "## Peak RSS",
+        "## close() delivering",
+    ):
+        assert heading in done.stdout
+    assert "| watchtower 3.4.0 handler | dict |" in done.stdout
+    assert "| wt_adapters CloudWatchLogHandler | dict |" in done.stdout
+    assert "MISMATCH" not in done.stdout
+
+
+def test_json_output_has_a_result_per_selected_scenario() -> None:
+    done = run_benchmarks("--quick", "--json", "--only", "hotpath/stdlib-null,delivery/ours/str")
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(done.stdout)
+    names = [s["name"] for s in document["scenarios"]]
+    assert names == ["hotpath/stdlib-null/str", "hotpath/stdlib-null/dict", "delivery/ours/str"]
+    assert all(s["results"] and not s["error"] for s in document["scenarios"])
+    assert document["scenarios"][2]["delivery_ok"] is True
+    assert document["machine"]["cores"]
