@@ -17,7 +17,12 @@ from wt_adapters import _engine
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LOGS"):
+for _name in (
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_LOGS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+):
     os.environ.pop(_name, None)
 
 

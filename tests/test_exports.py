@@ -9,7 +9,13 @@ import types
 
 import pytest
 
-PACKAGES = ["wt_adapters", "wt_adapters.stdlib", "wt_adapters.structlog", "wt_adapters.loguru"]
+PACKAGES = [
+    "wt_adapters",
+    "wt_adapters.stdlib",
+    "wt_adapters.structlog",
+    "wt_adapters.loguru",
+    "wt_adapters.testing",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

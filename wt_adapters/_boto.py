@@ -60,14 +60,18 @@ CLIENT_CONFIG = botocore.config.Config(
 def make_client(*, profile_name: Optional[str] = None, endpoint_url: Optional[str] = None) -> Any:
     """Create a CloudWatch Logs client the way the package configures its own.
 
-    `endpoint_url` defaults to the environment's `AWS_ENDPOINT_URL_LOGS` (or
-    `AWS_ENDPOINT_URL`), as recent boto3 does by itself.
+    `endpoint_url` defaults to the environment's `AWS_ENDPOINT_URL_LOGS`,
+    then boto3's `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS` and `AWS_ENDPOINT_URL`.
     """
-    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_LOGS") or None
-    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    from ._destination import endpoint_from_env
+
+    endpoint = endpoint_url or endpoint_from_env()
     try:
         session = boto3.session.Session(profile_name=profile_name)
-        return session.client("logs", endpoint_url=endpoint, config=CLIENT_CONFIG)
+        region = os.environ.get("AWS_REGION") or None  # older botocore reads only the DEFAULT one
+        return session.client(
+            "logs", region_name=region, endpoint_url=endpoint, config=CLIENT_CONFIG
+        )
     except botocore.exceptions.ProfileNotFound as e:
         raise WatchtowerError(f"boto3_profile_name={profile_name!r}: {e}") from None
     except botocore.exceptions.NoRegionError:

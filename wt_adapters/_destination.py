@@ -17,6 +17,24 @@ from ._streams import DEFAULT_LOG_STREAM_NAME, StreamNamer
 #: The default log group name (watchtower's, so that a switch keeps the same group).
 DEFAULT_LOG_GROUP_NAME = "watchtower"
 
+#: Where an endpoint URL for CloudWatch Logs is looked for, in order: ours, then
+#: boto3's own service-specific variable, then boto3's global one.
+ENDPOINT_VARIABLES = (
+    "AWS_ENDPOINT_URL_LOGS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def endpoint_from_env() -> Optional[str]:
+    """Return the CloudWatch Logs endpoint URL the environment names, if any."""
+    for name in ENDPOINT_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
 #: Set by `wt_adapters.testing` to route every new destination somewhere else.
 sender_override: Optional[Callable[[], Sender]] = None
 
@@ -127,7 +145,7 @@ class Destination:
             key = ("client", id(boto3_client))
             make_sender = lambda: _boto_sender(boto3_client)  # noqa: E731
         else:
-            endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_LOGS")
+            endpoint = endpoint_url or endpoint_from_env()
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             key = ("profile", boto3_profile_name, endpoint, region)
 

@@ -76,6 +76,7 @@ class CloudWatchLogHandler(logging.Handler):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.shutting_down = False  # set first: logging.shutdown() reads it even if we fail below
         if log_group is not None:
             if log_group_name != DEFAULT_LOG_GROUP_NAME:
                 raise WatchtowerError(
