@@ -569,14 +569,20 @@ class Engine:
         s = self.settings
         pending = st.pending
         while pending:
-            events: List[_Item] = []
-            nbytes = 0
-            while pending and len(events) < s.max_batch_count:
-                size = pending[0][2]
-                if nbytes + size > s.max_batch_size:
-                    break
-                events.append(pending.popleft())
-                nbytes += size
+            events: List[_Item]
+            if len(pending) <= s.max_batch_count and st.pending_bytes <= s.max_batch_size:
+                events = list(pending)  # all of it fits: take it in one step
+                pending.clear()
+                nbytes = st.pending_bytes
+            else:
+                events = []
+                nbytes = 0
+                while pending and len(events) < s.max_batch_count:
+                    size = pending[0][2]
+                    if nbytes + size > s.max_batch_size:
+                        break
+                    events.append(pending.popleft())
+                    nbytes += size
             st.pending_bytes -= nbytes
             events.sort(key=_by_timestamp)
             now_ms = int(time.time() * 1000)
