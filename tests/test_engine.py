@@ -127,7 +127,7 @@ def test_an_event_waits_at_most_send_interval(sender: MemorySender) -> None:
     started = time.monotonic()
     engine.submit("s", NOW, "hello")
     wait_for(lambda: sender.events("g"), timeout=5)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3
     engine.close(5)
 
 
@@ -196,7 +196,7 @@ def test_flush_returns_false_when_its_timeout_passes() -> None:
     engine.submit("s", NOW, "x")
     started = time.monotonic()
     assert engine.flush(timeout=0.3) is False
-    assert 0.25 < time.monotonic() - started < 2
+    assert 0.25 < time.monotonic() - started < 4
     sender.gate.set()
     assert engine.flush(timeout=5) is True
     engine.close(5)
@@ -315,7 +315,7 @@ def test_queue_limit_block_waits_for_room_up_to_its_timeout() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert engine.submit("s", NOW, "blocked") is False
-    assert 0.45 < time.monotonic() - started < 2
+    assert 0.45 < time.monotonic() - started < 4
     threading.Timer(0.1, sender.gate.set).start()
     assert engine.submit("s", NOW, "waited") is True
     assert engine.close(10)

@@ -98,11 +98,11 @@ def test_flush_with_the_endpoint_down_returns_false_in_about_its_timeout(
         logger.info("waiting")
         started = time.monotonic()
         assert handler.flush(timeout=1) is False
-        assert 0.9 < time.monotonic() - started < 2.0
+        assert 0.9 < time.monotonic() - started < 4
         with pytest.warns(WatchtowerWarning, match="could not be delivered"):
             started = time.monotonic()
             assert handler.close(timeout=1) is False
-        assert time.monotonic() - started < 2.5
+        assert time.monotonic() - started < 5
         assert handler.stats()["dropped"] == {"close_timeout": 1}
 
 

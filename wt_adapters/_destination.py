@@ -156,6 +156,8 @@ class Destination:
                 return _boto_sender(client)
 
         self.engine: Engine = shared_engine(key, self.settings, make_sender)
+        #: True once `close` was called.
+        self.closed = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Destination:
@@ -188,8 +190,21 @@ class Destination:
         return self.engine.flush(timeout)
 
     def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
-        """Flush and let go of the engine (the last user closes it)."""
+        """Flush and let go of the engine (the last user closes it); idempotent.
+
+        Returns whether everything queued was delivered (True when already closed).
+        """
+        if self.closed:
+            return True
+        self.closed = True
         return self.engine.release(timeout)
+
+    def describe(self) -> str:
+        """Name the group and stream template, for a front end's repr."""
+        return (
+            f"log_group_name={self.settings.log_group_name!r},"
+            f" log_stream_name={self.stream_names.template!r}"
+        )
 
     def stats(self) -> Dict[str, Any]:
         """Return the engine's counters."""

@@ -57,14 +57,13 @@ class CloudWatchSink:
         self._stream_names = destination.stream_names
         self._encode = encoder(destination.json_default)
         self._submit = destination.submit_function()
-        self._closed = False
 
     def write(self, message: Message) -> None:
         """Queue one loguru message for CloudWatch; never raises."""
         state = thread_state
         if state.in_engine or state.depth >= MAX_NESTING:
             return
-        if self._closed:
+        if self._destination.closed:
             warnings.warn(
                 "Received message after CloudWatchSink.close()", WatchtowerWarning, stacklevel=2
             )
@@ -100,9 +99,6 @@ class CloudWatchSink:
 
         Returns whether everything was delivered.
         """
-        if self._closed:
-            return True
-        self._closed = True
         return self._destination.close(timeout)
 
     def stop(self) -> None:
@@ -114,11 +110,7 @@ class CloudWatchSink:
         return self._destination.stats()
 
     def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__name__}(log_group_name="
-            f"{self._destination.settings.log_group_name!r}, log_stream_name="
-            f"{self._stream_names.template!r})"
-        )
+        return f"{type(self).__name__}({self._destination.describe()})"
 
 
 def cloudwatch_sink(**options: Unpack[Options]) -> CloudWatchSink:

@@ -191,10 +191,8 @@ class CloudWatchLogHandler(logging.Handler):
 
         Idempotent. Events left undelivered are counted and warned about.
         """
-        done = True
-        if not self.shutting_down:
-            self.shutting_down = True
-            done = self._destination.close(timeout)
+        self.shutting_down = True
+        done = self._destination.close(timeout) if hasattr(self, "_destination") else True
         super().close()
         return done
 

@@ -52,7 +52,7 @@ class CloudWatchRenderer:
     when done (at exit, engines are flushed and closed anyway).
     """
 
-    __slots__ = ("_closed", "_destination", "_encode", "_stream_names", "_submit", "write_locally")
+    __slots__ = ("_destination", "_encode", "_stream_names", "_submit", "write_locally")
 
     def __init__(self, *, write_locally: bool = True, **options: Unpack[Options]) -> None:
         self._destination = Destination.from_options(options)
@@ -60,7 +60,6 @@ class CloudWatchRenderer:
         self._encode = encoder(self._destination.json_default)
         self._stream_names = self._destination.stream_names
         self._submit = self._destination.submit_function()
-        self._closed = False
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         """Queue `event_dict` for CloudWatch; return its JSON text (or raise `DropEvent`)."""
@@ -73,7 +72,7 @@ class CloudWatchRenderer:
             if "exc_info" in event_dict:
                 event_dict = _render_exc_info(logger, method_name, event_dict)
             message = self._encode(event_dict)
-            if self._closed:
+            if self._destination.closed:
                 warnings.warn(
                     "Received message after CloudWatchRenderer.close()",
                     WatchtowerWarning,
@@ -115,9 +114,6 @@ class CloudWatchRenderer:
         Later calls still return the JSON text (or raise `DropEvent`) but ship
         nothing. Returns whether everything was delivered.
         """
-        if self._closed:
-            return True
-        self._closed = True
         return self._destination.close(timeout)
 
     def stats(self) -> Dict[str, Any]:
@@ -125,11 +121,7 @@ class CloudWatchRenderer:
         return self._destination.stats()
 
     def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__name__}(log_group_name="
-            f"{self._destination.settings.log_group_name!r}, log_stream_name="
-            f"{self._stream_names.template!r})"
-        )
+        return f"{type(self).__name__}({self._destination.describe()})"
 
 
 def _render_exc_info(
