@@ -747,7 +747,7 @@ def report(outcomes: Sequence[Outcome], config: Config, info: Dict[str, Any]) ->
 
     targets = target_checks(outcomes)
     if targets:
-        lines += ["## Against the issue's aims", ""]
+        lines += ["## Against the targets", ""]
         lines += _table(
             ["aim", "measured", "aim", "met"],
             [
@@ -765,7 +765,7 @@ def report(outcomes: Sequence[Outcome], config: Config, info: Dict[str, Any]) ->
 
 
 def target_checks(outcomes: Sequence[Outcome]) -> List[Tuple[str, float, str, bool]]:
-    """The issue's aims that this run's figures speak to: (aim, value, aim, met)."""
+    """The performance targets that this run's figures speak to: (aim, value, aim, met)."""
     checks: List[Tuple[str, float, str, bool]] = []
     ours = _find(outcomes, "hotpath", "ours-stdlib", "dict").get("ns_per_call")
     json_ns = _find(outcomes, "hotpath", "stdlib-json", "dict").get("ns_per_call")
