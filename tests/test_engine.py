@@ -320,3 +320,15 @@ def test_queue_limit_block_waits_for_room_up_to_its_timeout() -> None:
     assert engine.submit("s", NOW, "waited") is True
     assert engine.close(10)
     assert len(sender.events("g")) == 11
+
+
+def test_idle_streams_are_forgotten_and_later_events_still_arrive(sender: MemorySender) -> None:
+    engine = make_engine(sender, send_interval=0.01)
+    for i in range(500):
+        engine.submit(f"stream-{i}", NOW, str(i))
+    assert engine.flush(10)
+    wait_for(lambda: len(engine._streams) <= 64, timeout=5)
+    engine.submit("stream-7", NOW, "again")
+    assert engine.close(10)
+    assert len(sender.events("g")) == 501
+    assert [m for _, _, m in sender.events("g", "stream-7")] == ["7", "again"]

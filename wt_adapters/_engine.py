@@ -42,6 +42,9 @@ DROP_NEWEST = "drop_newest"
 BLOCK = "block"
 OVERFLOW_POLICIES = (DROP_OLDEST, DROP_NEWEST, BLOCK)
 
+#: Idle streams the worker keeps track of before it forgets them.
+_IDLE_STREAMS_KEPT = 64
+
 #: How often the same kind of problem is warned about, at most (seconds).
 REPORT_INTERVAL = 60.0
 
@@ -547,6 +550,13 @@ class Engine:
                     anything = True
             if work:
                 return work
+            if len(self._streams) > _IDLE_STREAMS_KEPT:
+                # Forget idle streams, so that templates naming many of them over time
+                # ({strftime}, {thread_name}) don't make every pass longer.
+                for name in [
+                    n for n, st in self._streams.items() if not st.pending and not st.held
+                ]:
+                    del self._streams[name]
             if self._draining and not any(st.pending for st in self._streams.values()):
                 self._draining = False
             if self._stopping and (self._closed or not anything):
