@@ -145,7 +145,11 @@ class CloudWatchLogHandler(logging.Handler):
         state = thread_state
         if state.in_engine or state.depth >= MAX_NESTING:
             return False
-        rv: Any = self.filter(record)
+        filters = self.filters
+        if len(filters) == 1 and filters[0] is _boto_debug_filter:  # no filter of the user's
+            rv: Any = record.levelno > logging.DEBUG or not record.name.startswith(_NOISY)
+        else:
+            rv = self.filter(record)
         if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace the record
             record = rv
         if rv:
