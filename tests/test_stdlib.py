@@ -359,7 +359,7 @@ def test_records_queued_at_exit_without_close_are_delivered(endpoint: str, group
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=_env()
     )
     assert run.returncode == 0, run.stderr
-    assert run.stderr == ""
+    assert "Traceback" not in run.stderr and "WatchtowerWarning" not in run.stderr, run.stderr
     assert messages(make_client(endpoint), group, "exit") == [f"queued {i}" for i in range(20000)]
 
 

@@ -194,7 +194,13 @@ def test_the_plugin_gives_users_the_fixture(tmp_path: Path) -> None:
         )
     )
     plugin = "wt_adapters.testing._pytest_plugin"
-    registered = any(ep.value == plugin for ep in importlib.metadata.entry_points(group="pytest11"))
+    points = importlib.metadata.entry_points()
+    group = (
+        points.select(group="pytest11")  # Python 3.10+
+        if hasattr(points, "select")
+        else points.get("pytest11", [])  # type: ignore[attr-defined]
+    )
+    registered = any(ep.value == plugin for ep in group)
     args = [] if registered else ["-p", plugin]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(tmp_path)],
