@@ -303,6 +303,7 @@ class Engine:
         with self._lock:
             if self._closed:
                 self._count_drop("closed", 1)
+                accepted = False
             elif (
                 self._queued_events < self._max_events
                 and self._queued_bytes + size <= self._max_bytes
@@ -326,10 +327,12 @@ class Engine:
                     self._woken = True
                     self._sleeping = False
                     self._cond.notify()
-                return True
-        if self._notices:
+                accepted = True
+            else:
+                accepted = False
+        if self._notices:  # a drop to warn of (made room, refused, or closed)
             self._announce()
-        return False
+        return accepted
 
     def _make_room(self, size: int) -> bool:
         """Apply the overflow policy (lock held); True if the new event may go in."""
