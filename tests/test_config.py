@@ -88,3 +88,32 @@ def test_an_unknown_option_of_a_keyword_front_end_is_named() -> None:
 
     with pytest.raises(WatchtowerError, match="unknown option 'log_grup_name'"):
         Destination.from_options({"log_grup_name": "typo"})
+
+
+@pytest.mark.parametrize("front_end", ["structlog", "loguru"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"log_group_name": "bad:name"},
+        {"send_interval": "soon"},
+        {"max_batch_count": 0},
+        {"log_stream_name": "{nope}"},
+        {"queue_overflow": "explode"},
+        {"log_group_retention_days": 2},
+        {"boto3_client": object()},
+        {"json_serialize_default": 42},
+    ],
+)
+def test_every_front_end_validates_options_as_the_stdlib_handler_does(
+    front_end: str, options: dict[str, Any]
+) -> None:
+    from wt_adapters.loguru import cloudwatch_sink
+    from wt_adapters.structlog import CloudWatchRenderer
+
+    make = {"structlog": CloudWatchRenderer, "loguru": cloudwatch_sink}[front_end]
+    with pytest.raises(WatchtowerError) as from_handler:
+        CloudWatchLogHandler(**options)
+    with pytest.raises(WatchtowerError) as from_front_end:
+        make(**options)
+    assert str(from_front_end.value) == str(from_handler.value)
+    assert next(iter(options)) in str(from_front_end.value)
