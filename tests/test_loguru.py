@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import os
-import subprocess
 import sys
 import threading
 from datetime import datetime, timezone
@@ -338,21 +337,3 @@ def test_three_front_ends_for_the_same_group_share_one_engine(
     assert json.loads(messages[0]) == {"event": "from structlog"}
     assert messages[1] == "from stdlib"
     assert json.loads(messages[2])["message"] == "from loguru"
-
-
-def test_import_wt_adapters_does_not_import_loguru() -> None:
-    code = "import sys, wt_adapters; assert 'loguru' not in sys.modules, 'imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def isort_order(name: str) -> Tuple[int, str]:
-    """The order ruff's RUF022 keeps: CONSTANTS, then Classes, then the rest."""
-    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
-
-
-def test_all_lists_every_public_name_sorted() -> None:
-    module = wt_adapters.loguru
-    public = {n for n, v in vars(module).items() if not n.startswith("_")}
-    public -= {n for n, v in vars(module).items() if type(v) is type(sys)}
-    assert set(module.__all__) == public
-    assert module.__all__ == sorted(module.__all__, key=isort_order)

@@ -6,13 +6,11 @@ import io
 import json
 import logging
 import math
-import subprocess
-import sys
 import threading
 import time
 import warnings
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import structlog
@@ -371,24 +369,6 @@ def test_events_logged_while_rendering_nest_at_most_twice(
 def test_options_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         CloudWatchRenderer("group")  # type: ignore[call-arg, arg-type]
-
-
-def test_import_wt_adapters_does_not_import_structlog() -> None:
-    code = "import sys, wt_adapters; assert 'structlog' not in sys.modules, 'imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def isort_order(name: str) -> Tuple[int, str]:
-    """The order ruff's RUF022 keeps: CONSTANTS, then Classes, then the rest."""
-    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
-
-
-def test_all_lists_every_public_name_sorted() -> None:
-    module = wt_adapters.structlog
-    public = {n for n, v in vars(module).items() if not n.startswith("_")}
-    public -= {n for n, v in vars(module).items() if type(v) is type(sys)}
-    assert set(module.__all__) == public
-    assert module.__all__ == sorted(module.__all__, key=isort_order)
 
 
 def test_log_calls_do_no_network_work(configure: Configure) -> None:
