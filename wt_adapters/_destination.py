@@ -158,6 +158,11 @@ class Destination:
         self.engine: Engine = shared_engine(key, self.settings, make_sender)
         #: True once `close` was called.
         self.closed = False
+        #: Queue (or, without queues, send) one event: ``submit(stream, timestamp_ms, message)``.
+        #: Chosen once here, since front ends call it for every record.
+        self.submit: Callable[[str, int, str], bool] = (
+            self.engine.submit if self.use_queues else self.engine.send_now
+        )
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Destination:
@@ -174,16 +179,6 @@ class Destination:
     def client(self) -> Any:
         """The boto3 client the engine sends with (None for a non-boto3 sender)."""
         return getattr(self.engine.sender, "client", None)
-
-    def submit(self, stream: str, timestamp_ms: int, message: str) -> bool:
-        """Queue (or, without queues, send) one event."""
-        if self.use_queues:
-            return self.engine.submit(stream, timestamp_ms, message)
-        return self.engine.send_now(stream, timestamp_ms, message)
-
-    def submit_function(self) -> Callable[[str, int, str], bool]:
-        """Return the function `submit` calls, for front ends that call it on every record."""
-        return self.engine.submit if self.use_queues else self.engine.send_now
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Send what is queued; return whether it finished within `timeout` seconds."""

@@ -56,7 +56,7 @@ class CloudWatchSink:
         self._destination = destination
         self._stream_names = destination.stream_names
         self._encode = encoder(destination.json_default)
-        self._submit = destination.submit_function()
+        self._submit = destination.submit
 
     def write(self, message: Message) -> None:
         """Queue one loguru message for CloudWatch; never raises."""

@@ -6,8 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, Tuple
 
-from .._json import encoder
-from .._json import json_serialize_default as json_serialize_default_
+from .. import _json
 
 
 class CloudWatchLogFormatter(logging.Formatter):
@@ -33,7 +32,7 @@ class CloudWatchLogFormatter(logging.Formatter):
         self._message_only = type(self._style) is logging.PercentStyle and (
             self._style._fmt == "%(message)s"
         )
-        self.json_serialize_default = json_serialize_default or json_serialize_default_
+        self.json_serialize_default = json_serialize_default or _json.json_serialize_default
         if add_log_record_attrs is not None:
             self.add_log_record_attrs = add_log_record_attrs
 
@@ -69,4 +68,4 @@ class CloudWatchLogFormatter(logging.Formatter):
     @json_serialize_default.setter
     def json_serialize_default(self, value: Callable[[Any], Any]) -> None:
         self._json_default = value
-        self._encode = encoder(value)
+        self._encode = _json.encoder(value)

@@ -132,7 +132,7 @@ class CloudWatchLogHandler(logging.Handler):
         self.cwl_client = self._destination.client
         self.shutting_down = False
         self._stream_names = self._destination.stream_names
-        self._submit = self._destination.submit_function()
+        self._submit = self._destination.submit
         self.setFormatter(CloudWatchLogFormatter(json_serialize_default=json_serialize_default))
         self.addFilter(_boto_debug_filter)
 

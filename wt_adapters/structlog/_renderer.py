@@ -59,7 +59,7 @@ class CloudWatchRenderer:
         self.write_locally = bool(write_locally)
         self._encode = encoder(self._destination.json_default)
         self._stream_names = self._destination.stream_names
-        self._submit = self._destination.submit_function()
+        self._submit = self._destination.submit
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         """Queue `event_dict` for CloudWatch; return its JSON text (or raise `DropEvent`)."""
