@@ -180,7 +180,7 @@ class _Batch:
 class _Stream:
     """One log stream's queue: events not yet batched, then batches awaiting (re)send."""
 
-    __slots__ = ("arrivals", "held", "name", "pending", "pending_bytes", "ready")
+    __slots__ = ("arrivals", "held", "name", "pending", "pending_bytes")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -188,7 +188,6 @@ class _Stream:
         self.pending_bytes = 0
         self.arrivals = 0
         self.held: Deque[_Batch] = deque()
-        self.ready = True  # False while the stream or its group could not be created
 
     def done_up_to(self, arrival: int) -> bool:
         """Tell whether every event that arrived before number `arrival` is finished."""
@@ -271,7 +270,6 @@ class Engine:
         self._next_tick = 0.0
         self._stopping = False
         self._closed = False
-        self._group_ready = False
         self._enqueued = 0
         self._counts: Dict[str, int] = dict.fromkeys(
             ("sent", "retried", "batches_sent", "batches_failed",
@@ -539,7 +537,7 @@ class Engine:
                         or st.pending_bytes >= s.max_batch_size
                     )
                 ):
-                    self._take_batch(st, now)
+                    self._take_batch(st)
                 if st.held:
                     anything = True
                     head = st.held[0]
@@ -577,7 +575,7 @@ class Engine:
                 self._sleeping = False
                 self._next_tick = time.monotonic() + s.send_interval
 
-    def _take_batch(self, st: _Stream, now: float) -> None:
+    def _take_batch(self, st: _Stream) -> None:
         """Move the next batch from `st.pending` to `st.held` (lock held)."""
         s = self.settings
         pending = st.pending
