@@ -193,10 +193,10 @@ def ours_stdlib(spec: Dict[str, Any]) -> FrontEnd:
 def _engine_stats() -> Dict[str, Any]:
     """Counters summed over every wt_adapters engine in this process (private API)."""
     try:
-        from wt_adapters import _engine
+        from wt_adapters import _registry
 
         total: Dict[str, Any] = {}
-        for engine in _engine.engines():
+        for engine in _registry.engines():
             for key, value in engine.stats().items():
                 if isinstance(value, int):
                     total[key] = total.get(key, 0) + value

@@ -12,7 +12,7 @@ import pytest
 from helpers import REGION, make_client
 from moto.server import ThreadedMotoServer
 
-from wt_adapters import _engine
+from wt_adapters import _registry
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -65,7 +65,7 @@ def group(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _close_leftover_engines() -> Iterator[None]:
     yield
-    for engine in _engine.engines():
+    for engine in _registry.engines():
         engine.close(timeout=2)
 
 

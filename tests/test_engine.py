@@ -12,10 +12,11 @@ import pytest
 from helpers import wait_for
 
 from wt_adapters import WatchtowerWarning
-from wt_adapters._engine import Engine, Settings
+from wt_adapters._engine import Engine
 from wt_adapters._memory import MemorySender, request_problem
 from wt_adapters._protocol import ErrorKind, SendError
 from wt_adapters._rules import MAX_BATCH_BYTES, MAX_BATCH_SPAN_MS
+from wt_adapters._settings import Settings
 
 NOW = int(time.time() * 1000)
 

@@ -7,8 +7,9 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wt_adapters._engine import Engine, Settings
+from wt_adapters._engine import Engine
 from wt_adapters._memory import MemorySender, request_problem
+from wt_adapters._settings import Settings
 
 NOW = int(time.time() * 1000)
 DAY = 24 * 3600 * 1000

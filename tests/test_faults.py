@@ -19,9 +19,10 @@ from faultproxy import FaultProxy
 from helpers import make_client, read_events
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning
-from wt_adapters._engine import Engine, Settings
+from wt_adapters._engine import Engine
 from wt_adapters._memory import MemorySender
 from wt_adapters._protocol import ErrorKind, SendError
+from wt_adapters._settings import Settings
 
 RECORDS = 30_000
 

@@ -495,7 +495,7 @@ def test_flush_all_flushes_every_engine(client: Any, group: str, logger: logging
 
 def test_exit_with_the_endpoint_down_reports_the_loss_within_the_deadline(group: str) -> None:
     script = textwrap.dedent(f"""
-        import logging, boto3, wt_adapters, wt_adapters._engine as engine
+        import logging, boto3, wt_adapters, wt_adapters._registry as engine
         engine.FLUSH_TIMEOUT = 1.0  # the exit deadline, shortened for the test
         client = boto3.client("logs", endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
         log = logging.getLogger("exit")

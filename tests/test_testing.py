@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import wt_adapters.testing
-from wt_adapters import CloudWatchLogHandler, _destination, _engine
+from wt_adapters import CloudWatchLogHandler, _destination, _registry
 from wt_adapters._memory import MemorySender
 from wt_adapters.testing import CapturedEvents, _pytest_plugin, capture_events
 
@@ -217,5 +217,5 @@ def test_the_plugin_gives_users_the_fixture(tmp_path: Path) -> None:
 def test_nothing_is_left_routed_after_the_tests_above() -> None:
     assert _destination.sender_override is None
     assert all(
-        not isinstance(e.sender, wt_adapters.testing.CaptureSender) for e in _engine.engines()
+        not isinstance(e.sender, wt_adapters.testing.CaptureSender) for e in _registry.engines()
     )

@@ -6,9 +6,9 @@ The stdlib front end is re-exported here; `wt_adapters.structlog` and
 
 from typing import Optional
 
-from ._engine import flush_all as _flush_all
 from ._errors import WatchtowerError, WatchtowerWarning
 from ._json import json_serialize_default
+from ._registry import flush_all as _flush_all
 from ._retry import RetryPolicy
 from ._serverless import flush_after
 from ._streams import DEFAULT_LOG_STREAM_NAME

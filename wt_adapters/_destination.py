@@ -7,11 +7,13 @@ import os
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
 
-from ._engine import DROP_OLDEST, FLUSH_TIMEOUT, Engine, Settings, shared_engine
+from ._engine import Engine
 from ._errors import WatchtowerError
 from ._json import json_serialize_default as _default_serializer
 from ._protocol import Sender
+from ._registry import FLUSH_TIMEOUT, shared_engine
 from ._retry import RetryPolicy
+from ._settings import DROP_OLDEST, Settings
 from ._streams import DEFAULT_LOG_STREAM_NAME, StreamNamer
 
 #: The default log group name (watchtower's, so that a switch keeps the same group).
@@ -155,7 +157,8 @@ class Destination:
                 client = make_client(profile_name=boto3_profile_name, endpoint_url=endpoint)
                 return _boto_sender(client)
 
-        self.engine: Engine = shared_engine(key, self.settings, make_sender)
+        settings = self.settings
+        self.engine: Engine = shared_engine(key, settings, lambda: Engine(settings, make_sender()))
         #: True once `close` was called.
         self.closed = False
         #: Queue (or, without queues, send) one event: ``submit(stream, timestamp_ms, message)``.

@@ -7,40 +7,30 @@ The engine knows nothing of logging frameworks. A front end hands it events
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
 import time
 import warnings
-import weakref
 from collections import deque
-from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
-from ._errors import WatchtowerError, WatchtowerWarning
+from . import _registry
+from ._errors import WatchtowerWarning
+from ._messages import prepare_message, warn_empty
 from ._protocol import ErrorKind, Sender, SendError
-from ._retry import RetryPolicy
 from ._rules import (
     EVENT_OVERHEAD,
-    MAX_BATCH_BYTES,
-    MAX_BATCH_COUNT,
     MAX_BATCH_SPAN_MS,
     MAX_EVENT_AGE_MS,
     MAX_EVENT_FUTURE_MS,
-    MAX_MESSAGE_BYTES,
-    check_log_group_name,
-    check_retention_days,
 )
+from ._settings import BLOCK, DROP_OLDEST, Settings
+from ._threads import in_engine_call, thread_state
 
 #: Queued event: (timestamp ms, message, size in bytes with overhead, arrival number).
 _Item = Tuple[int, str, int, int]
-
-DROP_OLDEST = "drop_oldest"
-DROP_NEWEST = "drop_newest"
-BLOCK = "block"
-OVERFLOW_POLICIES = (DROP_OLDEST, DROP_NEWEST, BLOCK)
 
 #: Idle streams the worker keeps track of before it forgets them.
 _IDLE_STREAMS_KEPT = 64
@@ -50,108 +40,6 @@ REPORT_INTERVAL = 60.0
 
 _by_timestamp = itemgetter(0)
 _by_arrival = itemgetter(3)
-
-
-class _ThreadState(threading.local):
-    """Per-thread flags, read on every log call (class defaults keep the reads cheap)."""
-
-    #: True on the engine's worker thread and during a synchronous send.
-    in_engine = False
-    #: How many front-end calls are under way on this thread (a record logged while
-    #: formatting another, say by a custom serializer, nests).
-    depth = 0
-
-
-thread_state = _ThreadState()
-
-#: How deep log calls made while a front end handles another (say, by a custom
-#: serializer that logs) may nest on one thread before they are dropped.
-MAX_NESTING = 2
-
-
-def in_engine_call() -> bool:
-    """Tell whether this thread is inside the engine (its worker, or a synchronous send).
-
-    Front ends drop log records made there (botocore's, urllib3's, a custom
-    serializer's) so that delivering logs never logs into itself.
-    """
-    return thread_state.in_engine
-
-
-def _number(name: str, value: Any, *, low: float, integer: bool = False) -> Any:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < low:
-        what = "an integer" if integer else "a number"
-        raise WatchtowerError(f"{name}={value!r} must be {what} >= {low:g}")
-    return value
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The engine's options, validated. Engines with equal settings and client are shared."""
-
-    log_group_name: str
-    send_interval: float = 60.0
-    max_batch_size: int = MAX_BATCH_BYTES
-    max_batch_count: int = MAX_BATCH_COUNT
-    max_message_size: int = 256 * 1024
-    create_log_group: bool = True
-    create_log_stream: bool = True
-    log_group_retention_days: Optional[int] = None
-    log_group_tags: Tuple[Tuple[str, str], ...] = ()
-    max_queue_events: int = 100_000
-    max_queue_bytes: int = 64 * 1024 * 1024
-    queue_overflow: str = DROP_OLDEST
-    queue_block_timeout: float = 1.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-    def __post_init__(self) -> None:
-        check_log_group_name(self.log_group_name)
-        _number("send_interval", self.send_interval, low=0)
-        _number("max_message_size", self.max_message_size, low=1, integer=True)
-        if self.max_message_size > MAX_MESSAGE_BYTES + EVENT_OVERHEAD:
-            raise WatchtowerError(
-                f"max_message_size={self.max_message_size} is above CloudWatch's limit of"
-                f" {MAX_MESSAGE_BYTES + EVENT_OVERHEAD} bytes per event"
-            )
-        _number("max_batch_size", self.max_batch_size, low=1, integer=True)
-        if self.max_batch_size > MAX_BATCH_BYTES:
-            raise WatchtowerError(
-                f"max_batch_size={self.max_batch_size} is above CloudWatch's limit of"
-                f" {MAX_BATCH_BYTES} bytes per request"
-            )
-        if self.max_batch_size < self.max_message_size:
-            raise WatchtowerError(
-                f"max_batch_size={self.max_batch_size} is below max_message_size="
-                f"{self.max_message_size}: the largest message would not fit in a batch"
-            )
-        _number("max_batch_count", self.max_batch_count, low=1, integer=True)
-        if self.max_batch_count > MAX_BATCH_COUNT:
-            raise WatchtowerError(
-                f"max_batch_count={self.max_batch_count} must be between 1 and {MAX_BATCH_COUNT}"
-            )
-        check_retention_days(self.log_group_retention_days)
-        for key, value in self.log_group_tags:
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise WatchtowerError(
-                    f"log_group_tags: {key!r}: {value!r} must map strings to strings"
-                )
-        _number("max_queue_events", self.max_queue_events, low=1, integer=True)
-        _number("max_queue_bytes", self.max_queue_bytes, low=MAX_BATCH_BYTES, integer=True)
-        if self.queue_overflow not in OVERFLOW_POLICIES:
-            raise WatchtowerError(
-                f"queue_overflow={self.queue_overflow!r} must be one of {OVERFLOW_POLICIES}"
-            )
-        _number("queue_block_timeout", self.queue_block_timeout, low=0)
-
-    @property
-    def max_body_size(self) -> int:
-        """The largest message body in bytes (watchtower counts the 26 bytes in)."""
-        return (
-            self.max_message_size - EVENT_OVERHEAD
-            if self.max_message_size > EVENT_OVERHEAD
-            else self.max_message_size
-        )
 
 
 class _Batch:
@@ -196,45 +84,6 @@ class _Stream:
         return all(b.first_arrival >= arrival for b in self.held)
 
 
-def warn_empty() -> None:
-    """Warn that an empty message was not sent (CloudWatch refuses them)."""
-    warnings.warn(
-        "Received empty message. Empty messages cannot be sent to CloudWatch Logs",
-        WatchtowerWarning,
-        stacklevel=4,
-    )
-
-
-def prepare_message(message: str, limit: int) -> Tuple[str, int]:
-    """Return the message as CloudWatch will take it, and its size with overhead.
-
-    Lone surrogates become backslash escapes (CloudWatch needs valid UTF-8);
-    a message over `limit` bytes is cut at a character boundary, with a warning.
-    """
-    if message.isascii():
-        size = len(message)
-        if size <= limit:
-            return message, size + EVENT_OVERHEAD
-        message = message[:limit]
-    else:
-        try:
-            data = message.encode("utf-8")
-        except UnicodeEncodeError:
-            data = message.encode("utf-8", "backslashreplace")
-            message = data.decode("utf-8")
-        if len(data) <= limit:
-            return message, len(data) + EVENT_OVERHEAD
-        data = data[:limit]
-        message = data.decode("utf-8", "ignore")
-        limit = len(message.encode("utf-8"))
-    warnings.warn(
-        f"Log message size exceeds CWL max payload size, truncated to {limit} bytes",
-        WatchtowerWarning,
-        stacklevel=4,
-    )
-    return message, limit + EVENT_OVERHEAD
-
-
 class Engine:
     """Delivers events to one log group through one background thread.
 
@@ -253,7 +102,7 @@ class Engine:
         self._batch_bytes = settings.max_batch_size
         self._refs = 0
         self._init_state()
-        _live_engines.add(self)
+        _registry.register(self)
 
     def _init_state(self) -> None:
         self._lock = threading.Lock()
@@ -408,7 +257,7 @@ class Engine:
 
         Idempotent. Returns whether everything queued was delivered.
         """
-        _forget(self)
+        _registry.forget(self)
         start = time.monotonic()
         done = self.flush(timeout)
         with self._lock:
@@ -448,6 +297,11 @@ class Engine:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def owned_by_this_process(self) -> bool:
+        """False in a forked child until the engine there has started afresh."""
+        return self._pid == os.getpid()
 
     def stats(self) -> Dict[str, Any]:
         """Return the engine's figures as a plain dict (a snapshot)."""
@@ -827,71 +681,3 @@ def _count_rejected(info: Mapping[str, int], n: int, into: Dict[str, int]) -> in
         if count > 0:
             into[reason] = into.get(reason, 0) + count
     return min(n, max(too_old, expired) + too_new)
-
-
-# ------------------------------------------------------------------ registry
-
-_registry_lock = threading.Lock()
-_registry: Dict[Any, Engine] = {}
-_live_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
-FLUSH_TIMEOUT = 30.0
-
-
-def shared_engine(key: Any, settings: Settings, make_sender: Any) -> Engine:
-    """Return the engine for (`key`, `settings`), creating it with `make_sender()` if needed."""
-    with _registry_lock:
-        engine = _registry.get((key, settings))
-        if engine is None or engine.closed:
-            engine = Engine(settings, make_sender())
-            _registry[(key, settings)] = engine
-        return engine.acquire()
-
-
-def _forget(engine: Engine) -> None:
-    with _registry_lock:
-        for k, v in list(_registry.items()):
-            if v is engine:
-                del _registry[k]
-
-
-def engines() -> List[Engine]:
-    """Return every engine of this process that is not closed."""
-    return [e for e in list(_live_engines) if not e.closed and e._pid == os.getpid()]
-
-
-def flush_all(timeout: Optional[float] = None) -> bool:
-    """Flush every engine in the process within one shared deadline."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    ok = True
-    for engine in engines():
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ok = engine.flush(left) and ok
-    return ok
-
-
-def _flush_all_at_exit() -> None:
-    """Deliver what every engine holds, within `FLUSH_TIMEOUT` for all of them.
-
-    Engines stay open: logging's own exit hook (and loguru's) run after this one
-    and close their handlers and sinks, sending what was logged in between. An
-    engine that could not deliver in time is closed now, which reports the loss.
-    """
-    deadline = time.monotonic() + FLUSH_TIMEOUT
-    for engine in engines():
-        with contextlib.suppress(Exception):  # never fail interpreter exit
-            if not engine.flush(max(0.0, deadline - time.monotonic())):
-                engine.close(0)
-
-
-def _after_fork_in_child() -> None:
-    global _registry_lock
-    _registry_lock = threading.Lock()
-    for engine in list(_live_engines):
-        engine._after_fork_in_child()
-
-
-import atexit  # noqa: E402
-
-atexit.register(_flush_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

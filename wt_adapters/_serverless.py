@@ -13,8 +13,8 @@ import time
 import warnings
 from typing import Any, Callable, Optional, TypeVar, cast, overload
 
-from ._engine import flush_all
 from ._errors import WatchtowerError, WatchtowerWarning
+from ._registry import flush_all
 
 F = TypeVar("F", bound=Callable[..., Any])
 

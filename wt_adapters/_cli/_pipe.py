@@ -14,9 +14,9 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 import click
 
-from .._engine import BLOCK, OVERFLOW_POLICIES
 from .._errors import WatchtowerError
 from .._json import dumps
+from .._settings import BLOCK, OVERFLOW_POLICIES
 from .._streams import DEFAULT_LOG_STREAM_NAME
 from ._common import (
     EXIT_FAILED,

@@ -9,9 +9,10 @@ import warnings
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from .._destination import Destination, Options
-from .._engine import FLUSH_TIMEOUT, MAX_NESTING, thread_state
 from .._errors import WatchtowerWarning
 from .._json import dumps, encoder
+from .._registry import FLUSH_TIMEOUT
+from .._threads import MAX_NESTING, thread_state
 
 if TYPE_CHECKING:
     from loguru import Message, Record, RecordException

@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from .._destination import DEFAULT_LOG_GROUP_NAME, Destination
-from .._engine import DROP_OLDEST, MAX_NESTING, thread_state
 from .._errors import WatchtowerError, WatchtowerWarning
 from .._rules import EVENT_OVERHEAD
+from .._settings import DROP_OLDEST
 from .._streams import DEFAULT_LOG_STREAM_NAME
+from .._threads import MAX_NESTING, thread_state
 from ._formatter import CloudWatchLogFormatter
 
 _NOISY = ("botocore", "urllib3", "boto3", "s3transfer")

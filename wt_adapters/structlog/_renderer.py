@@ -15,9 +15,10 @@ from structlog.exceptions import DropEvent
 from structlog.processors import format_exc_info
 
 from .._destination import Destination, Options
-from .._engine import FLUSH_TIMEOUT, MAX_NESTING, thread_state
 from .._errors import WatchtowerWarning
 from .._json import encoder
+from .._registry import FLUSH_TIMEOUT
+from .._threads import MAX_NESTING, thread_state
 
 #: How far (seconds) an event dict's ``timestamp`` may be from the time of the call and
 #: still be taken as the event's time; further off, it is the user's data, not a stamp.

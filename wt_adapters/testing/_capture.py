@@ -18,7 +18,7 @@ from typing import (
     overload,
 )
 
-from .. import _destination, _engine
+from .. import _destination, _engine, _registry
 from .._errors import WatchtowerWarning
 from .._memory import MemorySender
 from .._protocol import Event, SendError
@@ -88,7 +88,7 @@ class CaptureSender(MemorySender):
             engine.sender is self
             and engine.settings.log_group_name == group
             and not (engine.settings.create_log_group and engine.settings.create_log_stream)
-            for engine in _engine.engines()
+            for engine in _registry.engines()
         )
 
 
@@ -128,7 +128,7 @@ class CapturedEvents(Sequence[CapturedEvent]):
         """Deliver what every engine has queued; return whether that finished in time."""
         if not self._active:
             return True
-        done = _engine.flush_all(timeout)
+        done = _registry.flush_all(timeout)
         if not done:
             warnings.warn(
                 f"wt_adapters.testing: some events were still queued after {timeout} s",
@@ -233,19 +233,19 @@ class capture_events:
 
     def __enter__(self) -> CapturedEvents:
         with _capture_lock:
-            _engine.flush_all(self.flush_timeout)
+            _registry.flush_all(self.flush_timeout)
             self._saved_override = _destination.sender_override
             _destination.sender_override = self._make_sender
-            for engine in _engine.engines():
+            for engine in _registry.engines():
                 self._saved_senders[engine] = engine.sender
                 engine.sender = self.events.sender
         return self.events
 
     def __exit__(self, *exc_info: object) -> None:
         with _capture_lock:
-            _engine.flush_all(self.flush_timeout)
+            _registry.flush_all(self.flush_timeout)
             _destination.sender_override = self._saved_override
-            for engine in _engine.engines():
+            for engine in _registry.engines():
                 if engine in self._saved_senders:
                     if engine.sender is self.events.sender:
                         engine.sender = self._saved_senders[engine]
