@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from faultproxy import FaultProxy
-from helpers import make_client, read_events
+from helpers import host_and_port, make_client, read_events
 
 from wt_adapters import CloudWatchLogHandler
 
@@ -79,13 +79,12 @@ def run(
     With `precreate`, the group and streams exist beforehand, so that the
     faults hit PutLogEvents requests carrying the records.
     """
-    host, port = endpoint.rsplit("//", 1)[1].split(":")
     reader = make_client(endpoint)
     if precreate:
         reader.create_log_group(logGroupName=group)
         for n in range(streams):
             reader.create_log_stream(logGroupName=group, logStreamName=f"fault.{n}")
-    with FaultProxy(host, int(port)) as proxy:
+    with FaultProxy(*host_and_port(endpoint)) as proxy:
         client = make_client(
             proxy.url, retries={"total_max_attempts": 1}, read_timeout=1, connect_timeout=1
         )

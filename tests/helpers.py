@@ -1,18 +1,47 @@
-"""Helpers for the tests: clients for the local endpoint, reading events back, waiting."""
+"""The tests' scaffolding, written once: clients, reading back, waiting, ports, environments.
+
+Fixtures built on these live in `conftest.py`.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import boto3
 
+ROOT = Path(__file__).resolve().parent.parent
 DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 REGION = "us-east-1"
+PAGE = 10_000  # the most events GetLogEvents returns at once
+
+# A payload that exercises JSON round trips: non-ASCII and control characters, integers
+# beyond 64 bits, floats at the edges, nesting and empty containers.
+PAYLOAD: Dict[str, Any] = {
+    "text": 'héllo ☃ 日本語 🚀\nsecond line\ttab "quoted" \\ back\u2028slash',
+    "big": 2**64 + 1,
+    "negative_big": -(2**70),
+    "float": 0.1,
+    "huge_float": 1e300,
+    "none": None,
+    "yes": True,
+    "no": False,
+    "items": [{"a": 1, "b": [1, 2, {"c": None}]}, {"d": "e\n"}, []],
+    "nested": {"deep": {"deeper": {"flags": [True, False, None]}}, "empty": {}},
+}
+
+
+# ------------------------------------------------------------------ the local endpoint
 
 
 def make_client(url: str, **config: Any) -> Any:
-    """A boto3 logs client for `url` with dummy credentials."""
+    """A boto3 logs client for `url` with dummy credentials; `config` goes to botocore's Config."""
     from botocore.config import Config
 
     return boto3.client(
@@ -22,6 +51,22 @@ def make_client(url: str, **config: Any) -> Any:
         config=Config(**config) if config else None,
         **DUMMY,
     )
+
+
+def host_and_port(url: str) -> Tuple[str, int]:
+    """The host and port of an `http://host:port` URL."""
+    host, port = url.rsplit("//", 1)[1].rstrip("/").rsplit(":", 1)
+    return host, int(port)
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------------ reading back
 
 
 def read_events(client: Any, group: str, stream: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -40,20 +85,43 @@ def read_events(client: Any, group: str, stream: Optional[str] = None) -> List[D
             "logGroupName": group,
             "logStreamName": name,
             "startFromHead": True,
+            "limit": PAGE,
         }
         while True:
             page = client.get_log_events(**kwargs)
             for event in page["events"]:
                 event["logStreamName"] = name
             events.extend(page["events"])
-            if not page["events"] or page.get("nextForwardToken") == kwargs.get("nextToken"):
+            # moto fills every page up to the limit, so a short page is the last one.
+            last = len(page["events"]) < PAGE
+            if last or page.get("nextForwardToken") == kwargs.get("nextToken"):
                 break
             kwargs["nextToken"] = page["nextForwardToken"]
     return events
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something true, or fail after `timeout` seconds."""
+def messages(where: Any, group: str, stream: Optional[str] = None) -> List[str]:
+    """The messages stored in `group` (or one stream), in stored order.
+
+    `where` is a boto3 client (read back over HTTP) or what `capture_events()` gives
+    (read from memory as it is now, without flushing first).
+    """
+    sender = getattr(where, "sender", None)
+    if sender is not None:
+        return [m for _, _, m in sender.events(group, stream)]
+    return [e["message"] for e in read_events(where, group, stream)]
+
+
+def stored(where: Any, group: str, stream: Optional[str] = None) -> List[Any]:
+    """`messages()`, with each message that is a JSON object decoded."""
+    return [json.loads(m) if m.startswith("{") else m for m in messages(where, group, stream)]
+
+
+# ----------------------------------------------------------------------------- waiting
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll `predicate` until it returns something true and return that; fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -62,3 +130,95 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+# ------------------------------------------------------------------------ subprocesses
+
+
+def subprocess_env(
+    endpoint: Optional[str] = None,
+    *,
+    credentials: bool = True,
+    home: Optional[Path] = None,
+    **extra: str,
+) -> Dict[str, str]:
+    """An environment for a child process with no trace of the developer's AWS set-up.
+
+    Dummy credentials and the test region unless `credentials` is false, the local endpoint
+    if given, the project on PYTHONPATH, and no PYTHONUNBUFFERED (CI sets it; the world
+    does not): pass it in `extra` where a test needs it.
+    """
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONUNBUFFERED"
+    }
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    if home is not None:
+        env["HOME"] = str(home)
+    if credentials:
+        env.update(
+            AWS_ACCESS_KEY_ID=DUMMY["aws_access_key_id"],
+            AWS_SECRET_ACCESS_KEY=DUMMY["aws_secret_access_key"],
+            AWS_REGION=REGION,
+            AWS_DEFAULT_REGION=REGION,
+        )
+    if endpoint:
+        env["AWS_ENDPOINT_URL_LOGS"] = endpoint
+    env.update(extra)
+    return env
+
+
+def run_python(script: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a fresh interpreter with `subprocess_env(**env)`; capture its output."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=subprocess_env(**env),
+    )
+
+
+# --------------------------------------------------------------------- shared objects
+
+
+class Opaque:
+    """A value JSON can't encode, with a fixed repr."""
+
+    def __repr__(self) -> str:
+        return "<Opaque>"
+
+
+class LoggingClient:
+    """A CloudWatch Logs client that calls `log` (and keeps what it returns) on each send."""
+
+    def __init__(self, client: Any, log: Callable[[], Any]) -> None:
+        self._client = client
+        self._log = log
+        self.logged: List[Any] = []
+
+    @property
+    def sends(self) -> int:
+        return len(self.logged)
+
+    def put_log_events(self, **kwargs: Any) -> Any:
+        self.logged.append(self._log())
+        return self._client.put_log_events(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class LambdaContext:
+    """What AWS Lambda passes a handler as `context`, as far as the package looks."""
+
+    def __init__(self, remaining_ms: int = 5_000, function_name: str = "fn") -> None:
+        self.remaining_ms = remaining_ms
+        self.function_name = function_name
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

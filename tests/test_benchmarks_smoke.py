@@ -9,11 +9,9 @@ import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("watchtower") is None,
@@ -24,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 def run_benchmarks(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "benchmarks", *args],
-        cwd=REPO,
+        cwd=ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

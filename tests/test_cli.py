@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import socket
@@ -15,11 +14,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from helpers import DUMMY, REGION, read_events
+from helpers import REGION, ROOT, free_port, read_events, subprocess_env
 
 from wt_adapters._cli._tail import order, parse_time
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
 
 
@@ -27,24 +25,7 @@ def cli_env(
     tmp_path: Path, endpoint: Optional[str] = None, credentials: bool = True
 ) -> Dict[str, str]:
     """An environment with no trace of the developer's AWS set-up; dummy credentials."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        HOME=str(tmp_path),
-        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONPATH=str(ROOT),
-        PYTHONUNBUFFERED="1",
-    )
-    if credentials:
-        env.update(
-            AWS_ACCESS_KEY_ID=DUMMY["aws_access_key_id"],
-            AWS_SECRET_ACCESS_KEY=DUMMY["aws_secret_access_key"],
-            AWS_REGION=REGION,
-        )
-    if endpoint:
-        env["AWS_ENDPOINT_URL_LOGS"] = endpoint
-    return env
+    return subprocess_env(endpoint, credentials=credentials, home=tmp_path, PYTHONUNBUFFERED="1")
 
 
 def run(
@@ -114,12 +95,6 @@ def stopper() -> Iterator[List[subprocess.Popen[str]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def mixed_lines(n: int) -> List[str]:

@@ -9,21 +9,19 @@ import logging
 import logging.config
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterator
+from typing import Any, Iterator
 
 import pytest
-from helpers import DUMMY, REGION, read_events, wait_for
+from helpers import ROOT, LambdaContext, free_port, read_events, stored, subprocess_env, wait_for
 
 from wt_adapters import CloudWatchLogHandler
 from wt_adapters.testing import capture_events
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
@@ -51,48 +49,15 @@ def _remove_example_handlers() -> Iterator[None]:
                 handler.close()
 
 
-def stored(events: Any, group: str) -> list[Any]:
-    """The decoded messages the in-memory CloudWatch holds now, without flushing first."""
-    messages = [m for _, _, m in events.sender.events(group)]
-    return [json.loads(m) if m.startswith("{") else m for m in messages]
-
-
-def env_for(endpoint: str, tmp_path: Path, **extra: str) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL_LOGS=endpoint,
-        AWS_ACCESS_KEY_ID=DUMMY["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=DUMMY["aws_secret_access_key"],
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=str(tmp_path / "none"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        **extra,
-    )
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # ---------------------------------------------------------------------------- Lambda
-
-
-class FakeContext:
-    def get_remaining_time_in_millis(self) -> int:
-        return 5_000
 
 
 def test_lambda_handler_delivers_before_returning() -> None:
     with capture_events() as events:
         example = load("lambda_function")
-        assert example.handler({"order_id": 42}, FakeContext()) == {"statusCode": 200}
+        assert example.handler({"order_id": 42}, LambdaContext()) == {"statusCode": 200}
         assert stored(events, "example-lambda") == [{"event": "order received", "order_id": 42}]
-        assert example.handler({}, FakeContext()) == {"statusCode": 400}
+        assert example.handler({}, LambdaContext()) == {"statusCode": 400}
         assert stored(events, "example-lambda")[-1]["event"] == "order rejected"
 
 
@@ -103,7 +68,7 @@ def test_lambda_example_runs_as_a_script_against_a_local_cloudwatch(
         [sys.executable, str(EXAMPLES / "lambda_function.py")],
         capture_output=True,
         text=True,
-        env=env_for(endpoint, tmp_path),
+        env=subprocess_env(endpoint),
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -210,7 +175,7 @@ def test_gunicorn_prefork_workers_deliver_their_logs(
     pytest.importorskip("gunicorn")
     pytest.importorskip("flask")
     port = free_port()
-    env = env_for(endpoint, tmp_path, BIND=f"127.0.0.1:{port}", WORKERS="2")
+    env = subprocess_env(endpoint, BIND=f"127.0.0.1:{port}", WORKERS="2")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(EXAMPLES / "gunicorn_conf.py"),
          "--chdir", str(EXAMPLES), "flask_app:app"],

@@ -6,15 +6,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import boto3
 import botocore.exceptions
+import helpers
 import pytest
-from botocore.config import Config
 from faultproxy import ERROR_REPLIES, PUT_LOG_EVENTS, FaultProxy
-from moto.server import ThreadedMotoServer
+from helpers import host_and_port, messages, wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
@@ -25,37 +24,24 @@ CONNECTION_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HT
 DESCRIBE_LOG_GROUPS = "Logs_20140328.DescribeLogGroups"
 
 
-@pytest.fixture(scope="module")
-def _proxy_moto() -> Iterator[tuple[str, int]]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        yield server.get_host_and_port()
-    finally:
-        server.stop()
-        inner = getattr(server, "_server", None)  # stop() leaves the listening socket open
-        if inner is not None:
-            inner.server_close()
+@pytest.fixture
+def upstream(endpoint: str) -> tuple[str, int]:
+    """The host and port of the moto server, reset for this test."""
+    return host_and_port(endpoint)
 
 
 @pytest.fixture
-def proxy(_proxy_moto: tuple[str, int]) -> Iterator[FaultProxy]:
-    host, port = _proxy_moto
-    with FaultProxy(host, port) as fault_proxy:
+def proxy(upstream: tuple[str, int]) -> Iterator[FaultProxy]:
+    with FaultProxy(*upstream) as fault_proxy:
         yield fault_proxy
 
 
 def make_client(url: str, read_timeout: float = 10.0) -> CloudWatchLogsClient:
-    return boto3.client(
-        "logs",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(
-            retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout
-        ),
+    """A client that makes one attempt per call, so each fault shows."""
+    client: CloudWatchLogsClient = helpers.make_client(
+        url, retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout
     )
+    return client
 
 
 @pytest.fixture
@@ -81,41 +67,24 @@ def put(logs: CloudWatchLogsClient, stream: tuple[str, str], message: str) -> No
     logs.put_log_events(logGroupName=stream[0], logStreamName=stream[1], logEvents=[event])
 
 
-def stored(logs: CloudWatchLogsClient, stream: tuple[str, str]) -> list[str]:
-    response = logs.get_log_events(
-        logGroupName=stream[0], logStreamName=stream[1], startFromHead=True
-    )
-    return [event["message"] for event in response["events"]]
-
-
 def error_code(exc: pytest.ExceptionInfo[botocore.exceptions.ClientError]) -> str:
     return exc.value.response["Error"]["Code"]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_requests_pass_through(
     proxy: FaultProxy, logs: CloudWatchLogsClient, stream: tuple[str, str]
 ) -> None:
     put(logs, stream, "hello")
-    assert stored(logs, stream) == ["hello"]
     stats = proxy.stats()
     assert stats["requests"] == {
         "Logs_20140328.CreateLogGroup": 1,
         "Logs_20140328.CreateLogStream": 1,
         PUT_LOG_EVENTS: 1,
-        "Logs_20140328.GetLogEvents": 1,
     }
-    assert stats["forwarded"] == 4
+    assert stats["forwarded"] == 3
     assert stats["faults"] == {}
     assert stats["refused"] == stats["upstream_errors"] == 0
+    assert messages(logs, *stream) == ["hello"]
 
 
 @pytest.mark.parametrize(
@@ -145,9 +114,9 @@ def test_error_faults_answer_without_forwarding(
     assert metadata["HTTPStatusCode"] == status
     assert metadata["HTTPHeaders"]["content-type"] == "application/x-amz-json-1.1"
     assert metadata["RequestId"]
-    assert stored(logs, stream) == []
+    assert messages(logs, *stream) == []
     put(logs, stream, "accepted")  # the fault was for one request only
-    assert stored(logs, stream) == ["accepted"]
+    assert messages(logs, *stream) == ["accepted"]
     assert proxy.stats()["faults"] == {kind: 1}
 
 
@@ -167,9 +136,9 @@ def test_drop_before_loses_the_request(
     proxy.add_fault("drop_before", count=1)
     with pytest.raises(CONNECTION_ERRORS):
         put(logs, stream, "never stored")
-    assert stored(logs, stream) == []
+    assert messages(logs, *stream) == []
     put(logs, stream, "after")  # the client reconnects
-    assert stored(logs, stream) == ["after"]
+    assert messages(logs, *stream) == ["after"]
     stats = proxy.stats()
     assert stats["faults"] == {"drop_before": 1}
     assert stats["requests"][PUT_LOG_EVENTS] == 2
@@ -182,7 +151,7 @@ def test_drop_after_stores_but_loses_the_response(
     proxy.add_fault("drop_after", count=1)
     with pytest.raises(CONNECTION_ERRORS):
         put(logs, stream, "stored anyway")
-    assert stored(logs, stream) == ["stored anyway"]
+    assert messages(logs, *stream) == ["stored anyway"]
     assert proxy.stats()["faults"] == {"drop_after": 1}
 
 
@@ -198,7 +167,7 @@ def test_latency_delays_then_forwards(
     fast = time.monotonic() - start
     assert 0.4 <= slow < 0.4 + 2.0
     assert fast < 0.4
-    assert stored(logs, stream) == ["slow", "fast"]
+    assert messages(logs, *stream) == ["slow", "fast"]
 
 
 def test_count_limited_fault_stops_after_count(
@@ -211,7 +180,7 @@ def test_count_limited_fault_stops_after_count(
         assert error_code(exc) == "ThrottlingException"
         logs.describe_log_groups()  # another target: neither faulted nor counted
     put(logs, stream, "third")
-    assert stored(logs, stream) == ["third"]
+    assert messages(logs, *stream) == ["third"]
     assert fault.injected == 2
     assert proxy.active_faults() == []
 
@@ -233,9 +202,9 @@ def test_duration_limited_fault_stops_after_duration(
             return False
         return True
 
-    assert wait_until(put_succeeds, timeout=5.0)
+    wait_for(put_succeeds, timeout=5.0)
     assert time.monotonic() - added >= 0.5
-    assert stored(logs, stream) == ["through"]
+    assert messages(logs, *stream) == ["through"]
     assert fault.injected >= 1
     assert proxy.active_faults() == []
 
@@ -252,7 +221,7 @@ def test_faults_apply_in_order(
         codes.append(error_code(exc))
     assert codes == ["ThrottlingException", "ServiceUnavailableException"]
     put(logs, stream, "ok")
-    assert stored(logs, stream) == ["ok"]
+    assert messages(logs, *stream) == ["ok"]
 
 
 def test_target_none_matches_every_request(proxy: FaultProxy, logs: CloudWatchLogsClient) -> None:
@@ -283,7 +252,7 @@ def test_down_fault_refuses_matching_requests_until_removed(
     assert proxy.remove_fault(fault)
     assert not proxy.remove_fault(fault)
     put(logs, stream, "back")
-    assert stored(logs, stream) == ["back"]
+    assert messages(logs, *stream) == ["back"]
     assert proxy.stats()["faults"] == {"down": 3}
 
 
@@ -304,7 +273,7 @@ def test_set_down_refuses_everything(
         put(fresh, stream, "up again")
     finally:
         fresh.close()
-    assert stored(logs, stream) == ["up again"]
+    assert messages(logs, *stream) == ["up again"]
     assert proxy.stats()["refused"] >= 3
 
 
@@ -320,7 +289,7 @@ def test_stats_count_requests_faults_and_forwards(
     with pytest.raises(CONNECTION_ERRORS):
         put(logs, stream, "d")
     put(logs, stream, "ok")
-    assert stored(logs, stream) == ["d", "ok"]
+    assert messages(logs, *stream) == ["d", "ok"]
     stats = proxy.stats()
     assert stats["requests"] == {PUT_LOG_EVENTS: 4, "Logs_20140328.GetLogEvents": 1}
     assert stats["faults"] == {"throttle": 2, "drop_after": 1}
@@ -344,7 +313,7 @@ def test_concurrent_requests_are_all_relayed(
     for worker in workers:
         worker.join(10.0)
     assert not any(worker.is_alive() for worker in workers)
-    assert sorted(stored(logs, stream)) == sorted(f"{w}-{i}" for w in range(8) for i in range(5))
+    assert sorted(messages(logs, *stream)) == sorted(f"{w}-{i}" for w in range(8) for i in range(5))
     stats = proxy.stats()
     assert stats["requests"][PUT_LOG_EVENTS] == stats["forwarded"] - 1 == 40
     assert stats["faults"] == {"latency": 8}
@@ -365,8 +334,8 @@ def test_unreachable_upstream_answers_bad_gateway() -> None:
         assert proxy.stats()["upstream_errors"] == 1
 
 
-def test_stop_is_prompt_and_leaves_no_threads(_proxy_moto: tuple[str, int]) -> None:
-    proxy = FaultProxy(*_proxy_moto).start()
+def test_stop_is_prompt_and_leaves_no_threads(upstream: tuple[str, int]) -> None:
+    proxy = FaultProxy(*upstream).start()
     port = proxy.port
     client = make_client(proxy.url, read_timeout=20.0)
     errors: list[Exception] = []
@@ -381,7 +350,7 @@ def test_stop_is_prompt_and_leaves_no_threads(_proxy_moto: tuple[str, int]) -> N
         proxy.add_fault("latency", latency=30.0, target=None)
         caller = threading.Thread(target=call, daemon=True)
         caller.start()
-        assert wait_until(lambda: proxy.stats()["faults"].get("latency") == 1)
+        wait_for(lambda: proxy.stats()["faults"].get("latency") == 1)
         start = time.monotonic()
         proxy.stop()
         assert time.monotonic() - start < 3.0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -16,7 +14,7 @@ from typing import Any
 import pytest
 from fault_scenarios import SCENARIOS, run
 from faultproxy import FaultProxy
-from helpers import make_client, read_events
+from helpers import host_and_port, make_client, read_events, run_python, wait_for
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning
 from wt_adapters._engine import Engine
@@ -50,8 +48,7 @@ def test_every_record_arrives_after_the_endpoint_was_down(endpoint: str, group: 
 
 
 def _proxy(endpoint: str) -> FaultProxy:
-    host, port = endpoint.rsplit("//", 1)[1].split(":")
-    return FaultProxy(host, int(port))
+    return FaultProxy(*host_and_port(endpoint))
 
 
 def _client(proxy: FaultProxy) -> Any:
@@ -165,9 +162,7 @@ def test_other_streams_flow_while_one_backs_off_and_its_batches_keep_order() -> 
     for i in range(100):
         engine.submit("slow", now, f"slow {i}")
         engine.submit("fast", now, f"fast {i}")
-    deadline = time.monotonic() + 10
-    while len(sender.events("g", "fast")) < 100 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: len(sender.events("g", "fast")) >= 100)
     assert len(sender.events("g", "fast")) == 100
     assert sender.events("g", "slow") == []
     sender.healed.set()
@@ -257,10 +252,7 @@ def test_after_fork_the_child_delivers_its_records_and_the_parent_its_own(
         handler.close()
         print(pid, status)
     """)
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    run_ = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
-    )
+    run_ = run_python(script, timeout=120)
     assert run_.returncode == 0, run_.stderr
     child_pid, status = run_.stdout.split()
     assert status == "0"

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 import structlog
-from helpers import read_events
+from helpers import PAYLOAD, LoggingClient, Opaque, read_events, stored
 from loguru import logger
 
 import wt_adapters
@@ -21,19 +21,6 @@ import wt_adapters.loguru
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning
 from wt_adapters.loguru import STANDARD_KEYS, CloudWatchSink, cloudwatch_sink
 from wt_adapters.structlog import CloudWatchRenderer
-
-PAYLOAD: Dict[str, Any] = {
-    "text": 'héllo ☃ 日本語 🚀\nsecond line\ttab "quoted" \\ back\u2028slash',
-    "big": 2**64 + 1,
-    "negative_big": -(2**70),
-    "float": 0.1,
-    "huge_float": 1e300,
-    "none": None,
-    "yes": True,
-    "no": False,
-    "items": [{"a": 1, "b": [1, 2, {"c": None}]}, {"d": "e\n"}, []],
-    "nested": {"deep": {"deeper": {"flags": [True, False, None]}}, "empty": {}},
-}
 
 AddSink = Callable[..., Tuple[CloudWatchSink, int]]
 
@@ -57,11 +44,6 @@ def add_sink(client: Any, group: str) -> Iterator[AddSink]:
         for handler_id in added:
             with contextlib.suppress(ValueError):  # unless the test removed it
                 logger.remove(handler_id)
-
-
-def stored(client: Any, group: str) -> List[Dict[str, Any]]:
-    """The JSON objects stored in `group`, in order."""
-    return [json.loads(e["message"]) for e in read_events(client, group)]
 
 
 def renamed(name: str) -> Callable[[Any], None]:
@@ -248,37 +230,16 @@ def test_debug_records_of_the_aws_sdk_are_left_out(
     assert [d["message"] for d in stored(client, group)] == ["botocore info", "app debug"]
 
 
-class LoggingClient:
-    """A CloudWatch Logs client that logs to loguru each time it sends."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.sends = 0
-
-    def put_log_events(self, **kwargs: Any) -> Any:
-        self.sends += 1
-        logger.info("while sending")
-        return self._client.put_log_events(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
 def test_nothing_is_shipped_from_the_engines_own_thread(
     add_sink: AddSink, client: Any, group: str
 ) -> None:
-    sending = LoggingClient(client)
+    sending = LoggingClient(client, lambda: logger.info("while sending"))
     sink, _ = add_sink(boto3_client=sending)
     logger.info("from the caller")
     assert sink.flush_to_cloudwatch(10)
     assert sending.sends >= 1
     assert sink.stats()["enqueued"] == 1
     assert [d["message"] for d in stored(client, group)] == ["from the caller"]
-
-
-class Opaque:
-    def __repr__(self) -> str:
-        return "<Opaque>"
 
 
 def test_values_json_cant_encode_go_through_the_default_serializer(

@@ -8,23 +8,12 @@ import logging
 from typing import Any, List, Optional
 
 import pytest
-from helpers import read_events
+from helpers import LambdaContext, messages, read_events
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerError, WatchtowerWarning
 from wt_adapters import _serverless as serverless
 from wt_adapters._serverless import DEFAULT_MARGIN, DEFAULT_TIMEOUT, flush_after
 from wt_adapters.testing import capture_events
-
-
-class FakeContext:
-    """What AWS Lambda passes as `context`, as far as `flush_after` looks."""
-
-    def __init__(self, remaining_ms: int) -> None:
-        self.remaining_ms = remaining_ms
-        self.function_name = "fn"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture
@@ -40,11 +29,6 @@ def flushes(monkeypatch: pytest.MonkeyPatch) -> List[Optional[float]]:
     return calls
 
 
-def stored(events: Any) -> List[str]:
-    """What the in-memory CloudWatch holds right now, without flushing."""
-    return [m for _, _, m in events.sender.events("fn")]
-
-
 def test_events_are_delivered_before_the_function_returns(logger: logging.Logger) -> None:
     @flush_after
     def handler(event: Any, context: Any) -> str:
@@ -53,8 +37,8 @@ def test_events_are_delivered_before_the_function_returns(logger: logging.Logger
 
     with capture_events() as events:
         logger.addHandler(CloudWatchLogHandler(log_group_name="fn", send_interval=3600))
-        assert handler({"id": 7}, FakeContext(3000)) == "ok"
-        assert [json.loads(m) for m in stored(events)] == [{"event": "handled", "id": 7}]
+        assert handler({"id": 7}, LambdaContext(3000)) == "ok"
+        assert [json.loads(m) for m in messages(events, "fn")] == [{"event": "handled", "id": 7}]
 
 
 def test_events_are_delivered_before_an_exception_is_reraised(logger: logging.Logger) -> None:
@@ -67,25 +51,25 @@ def test_events_are_delivered_before_an_exception_is_reraised(logger: logging.Lo
         logger.addHandler(CloudWatchLogHandler(log_group_name="fn", send_interval=3600))
         with pytest.raises(KeyError, match="boom"):
             handler()
-        assert stored(events) == ["about to fail"]
+        assert messages(events, "fn") == ["about to fail"]
 
 
 def test_the_deadline_is_the_lambda_remaining_time_less_the_margin(
     flushes: List[Optional[float]],
 ) -> None:
-    flush_after(lambda event, context: None)({}, FakeContext(2000))
+    flush_after(lambda event, context: None)({}, LambdaContext(2000))
     assert flushes[0] is not None
     assert 2.0 - DEFAULT_MARGIN - 0.1 < flushes[0] <= 2.0 - DEFAULT_MARGIN
 
 
 def test_the_context_is_found_as_a_keyword_argument_too(flushes: List[Optional[float]]) -> None:
-    flush_after(margin=0)(lambda event, context: None)(event={}, context=FakeContext(1000))
+    flush_after(margin=0)(lambda event, context: None)(event={}, context=LambdaContext(1000))
     assert flushes[0] is not None and 0.9 < flushes[0] <= 1.0
 
 
 def test_the_smaller_of_timeout_and_remaining_time_wins(flushes: List[Optional[float]]) -> None:
-    flush_after(timeout=0.25)(lambda e, c: None)({}, FakeContext(60_000))
-    flush_after(timeout=30)(lambda e, c: None)({}, FakeContext(1_000))
+    flush_after(timeout=0.25)(lambda e, c: None)({}, LambdaContext(60_000))
+    flush_after(timeout=30)(lambda e, c: None)({}, LambdaContext(1_000))
     assert flushes[0] == 0.25
     assert flushes[1] is not None and flushes[1] <= 0.5
 
@@ -99,7 +83,7 @@ def test_without_a_context_the_timeout_or_the_default_is_used(
 
 
 def test_an_expired_deadline_flushes_without_waiting(flushes: List[Optional[float]]) -> None:
-    flush_after(lambda e, c: None)({}, FakeContext(100))
+    flush_after(lambda e, c: None)({}, LambdaContext(100))
     assert flushes == [0.0]
 
 
@@ -132,8 +116,8 @@ def test_async_functions_are_flushed_after_they_complete(logger: logging.Logger)
 
     with capture_events() as events:
         logger.addHandler(CloudWatchLogHandler(log_group_name="fn", send_interval=3600))
-        assert asyncio.run(handler({}, FakeContext(3000))) == 1
-        assert stored(events) == ["async handled"]
+        assert asyncio.run(handler({}, LambdaContext(3000))) == 1
+        assert messages(events, "fn") == ["async handled"]
 
 
 def test_the_decorated_function_keeps_its_name_and_doc() -> None:
@@ -163,6 +147,6 @@ def test_a_lambda_handler_delivers_to_cloudwatch_before_returning(
         logger.info({"event": "order", "id": event["id"]})
         return {"statusCode": 200}
 
-    assert handler({"id": 1}, FakeContext(10_000)) == {"statusCode": 200}
+    assert handler({"id": 1}, LambdaContext(10_000)) == {"statusCode": 200}
     messages = [json.loads(e["message"]) for e in read_events(client, group, "s")]
     assert messages == [{"event": "order", "id": 1}]

@@ -6,8 +6,6 @@ import json
 import logging
 import logging.config
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -16,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from helpers import make_client, read_events, wait_for
+from helpers import make_client, messages, read_events, run_python, wait_for
 
 import wt_adapters
 from wt_adapters import (
@@ -31,10 +29,6 @@ from wt_adapters import (
 def handler_for(client: Any, group: str, **options: Any) -> CloudWatchLogHandler:
     options.setdefault("log_stream_name", "s")
     return CloudWatchLogHandler(log_group_name=group, boto3_client=client, **options)
-
-
-def messages(client: Any, group: str, stream: Any = None) -> list[str]:
-    return [e["message"] for e in read_events(client, group, stream)]
 
 
 def test_a_burst_of_50000_records_arrives_complete_and_in_order(
@@ -328,19 +322,9 @@ def test_django_logging_setting_builds_the_handler(endpoint: str, group: str) ->
         logging.getLogger("django").info("from django")
     """)
     pytest.importorskip("django")
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_env()
-    )
+    run = run_python(script, timeout=60)
     assert run.returncode == 0, run.stderr
     assert messages(make_client(endpoint), group, "django") == ["from django"]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-    )
-    return env
 
 
 def test_records_queued_at_exit_without_close_are_delivered(endpoint: str, group: str) -> None:
@@ -355,9 +339,7 @@ def test_records_queued_at_exit_without_close_are_delivered(endpoint: str, group
             log.info("queued %d", i)
         # no flush, no close: the interpreter exits with everything queued
     """)
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=_env()
-    )
+    run = run_python(script, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr and "WatchtowerWarning" not in run.stderr, run.stderr
     assert messages(make_client(endpoint), group, "exit") == [f"queued {i}" for i in range(20000)]
@@ -504,9 +486,7 @@ def test_exit_with_the_endpoint_down_reports_the_loss_within_the_deadline(group:
         log.warning("never delivered")
     """)
     started = time.monotonic()
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_env()
-    )
+    run = run_python(script, timeout=60)
     assert run.returncode == 0
     assert time.monotonic() - started < 15
     assert "1 events" in run.stderr and "could not be delivered" in run.stderr

@@ -10,29 +10,16 @@ import threading
 import time
 import warnings
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Iterator, List
 
 import pytest
 import structlog
-from helpers import read_events
+from helpers import PAYLOAD, LoggingClient, Opaque, read_events, stored
 
 import wt_adapters
 import wt_adapters.structlog
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning
 from wt_adapters.structlog import CloudWatchRenderer
-
-PAYLOAD: Dict[str, Any] = {
-    "text": 'héllo ☃ 日本語 🚀\nsecond line\ttab "quoted" \\ back\u2028slash',
-    "big": 2**64 + 1,
-    "negative_big": -(2**70),
-    "float": 0.1,
-    "huge_float": 1e300,
-    "none": None,
-    "yes": True,
-    "no": False,
-    "items": [{"a": 1, "b": [1, 2, {"c": None}]}, {"d": "e\n"}, []],
-    "nested": {"deep": {"deeper": {"flags": [True, False, None]}}, "empty": {}},
-}
 
 Configure = Callable[..., CloudWatchRenderer]
 
@@ -60,11 +47,6 @@ def configure(client: Any, group: str) -> Iterator[Configure]:
         structlog.reset_defaults()
         for renderer in made:
             renderer.close(5)
-
-
-def stored(client: Any, group: str) -> List[Dict[str, Any]]:
-    """The JSON objects stored in `group`, in order."""
-    return [json.loads(e["message"]) for e in read_events(client, group)]
 
 
 def test_a_nested_payload_round_trips_as_a_json_object(
@@ -204,11 +186,6 @@ def test_without_a_stamp_the_cloudwatch_time_is_that_of_the_call(
     assert json.loads(event["message"])["timestamp"] == "2001-02-03T04:05:06Z"
 
 
-class Opaque:
-    def __repr__(self) -> str:
-        return "<Opaque>"
-
-
 def test_values_json_cant_encode_go_through_the_default_serializer(
     configure: Configure, client: Any, group: str
 ) -> None:
@@ -320,22 +297,6 @@ def test_flush_and_close_report_delivery_and_close_is_idempotent(
     with pytest.warns(WatchtowerWarning, match="after CloudWatchRenderer.close"):
         assert json.loads(log.info("after")) == {"event": "after"}
     assert stored(client, group) == [{"event": "before"}]
-
-
-class LoggingClient:
-    """A CloudWatch Logs client that logs through `log` each time it sends."""
-
-    def __init__(self, client: Any, log: Callable[[], Any]) -> None:
-        self._client = client
-        self._log = log
-        self.logged: List[Any] = []
-
-    def put_log_events(self, **kwargs: Any) -> Any:
-        self.logged.append(self._log())
-        return self._client.put_log_events(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def test_nothing_is_shipped_from_the_engines_own_thread(

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import subprocess_env
 
 import wt_adapters.testing
 from wt_adapters import CloudWatchLogHandler, _destination, _registry
 from wt_adapters._memory import MemorySender
 from wt_adapters.testing import CapturedEvents, _pytest_plugin, capture_events
-
-ROOT = Path(__file__).resolve().parent.parent
 
 #: The plugin's fixture, usable here before the package's entry point is installed.
 cloudwatch_events = _pytest_plugin.cloudwatch_events
@@ -207,7 +206,7 @@ def test_the_plugin_gives_users_the_fixture(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env=subprocess_env(credentials=False, home=tmp_path),
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
