@@ -167,7 +167,7 @@ def subprocess_env(
             AWS_DEFAULT_REGION=REGION,
         )
     if endpoint:
-        env["AWS_ENDPOINT_URL_LOGS"] = endpoint
+        env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] = endpoint
     env.update(extra)
     return env
 

@@ -354,7 +354,7 @@ def test_local_serves_cloudwatch_and_prints_the_environment(
     out = Lines(proc.stdout)
     lines = out.until(lambda seen: any(s.startswith("export AWS_DEFAULT_REGION=") for s in seen))
     exported = dict(line[len("export "):].split("=", 1) for line in lines)  # fmt: skip
-    url = exported["AWS_ENDPOINT_URL_LOGS"]
+    url = exported["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"]
     assert url.startswith("http://127.0.0.1:")
     assert exported["AWS_ACCESS_KEY_ID"] and exported["AWS_REGION"]
     env = cli_env(tmp_path, credentials=False)

@@ -7,7 +7,7 @@ import os
 import re
 import threading
 from json.encoder import encode_basestring_ascii
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import boto3
 import botocore.config
@@ -60,8 +60,11 @@ CLIENT_CONFIG = botocore.config.Config(
 def make_client(*, profile_name: Optional[str] = None, endpoint_url: Optional[str] = None) -> Any:
     """Create a CloudWatch Logs client the way the package configures its own.
 
-    `endpoint_url` defaults to the environment's `AWS_ENDPOINT_URL_LOGS`,
-    then boto3's `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS` and `AWS_ENDPOINT_URL`.
+    `endpoint_url` wins. Without it, botocore resolves the endpoint as for any
+    boto3 client: ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ``AWS_ENDPOINT_URL``,
+    the ``services`` section of ``~/.aws/config``, all ignored when
+    ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` is true. ``AWS_ENDPOINT_URL_LOGS``
+    (read by wt_adapters alone, not by boto3) is the last fallback.
     """
     from ._destination import endpoint_from_env
 
@@ -79,6 +82,14 @@ def make_client(*, profile_name: Optional[str] = None, endpoint_url: Optional[st
             "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), a region in"
             " the profile, or pass boto3_client=boto3.client('logs', region_name=...)"
         ) from None
+
+
+def check_profile(profile_name: str) -> None:
+    """Raise a `WatchtowerError` naming the argument if the AWS profile is not configured."""
+    try:
+        boto3.session.Session(profile_name=profile_name)
+    except botocore.exceptions.ProfileNotFound as e:
+        raise WatchtowerError(f"boto3_profile_name={profile_name!r}: {e}") from None
 
 
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
@@ -170,20 +181,61 @@ def serialize_put_log_events(group: str, stream: str, events: Sequence[Event]) -
 class BotoSender:
     """Makes the engine's CloudWatch Logs calls with a boto3 client.
 
+    Pass a `client`, or a `client_factory` that makes one on the first call
+    (so that a handler needs no region, credentials or endpoint until it
+    sends). A factory that fails (no region, say) fails that call, as a
+    retryable error the engine counts and reports; the next call tries again.
+
     PutLogEvents bodies are serialized by `serialize_put_log_events` and handed
     to botocore through a ``before-call`` hook on the client; set `fast_body`
     to False to let botocore serialize (and, if so configured, validate) them.
     """
 
-    def __init__(self, client: Any, *, fast_body: bool = True) -> None:
-        self.client = client
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        fast_body: bool = True,
+        client_factory: Optional[Callable[[], Any]] = None,
+    ) -> None:
+        if (client is None) == (client_factory is None):
+            raise TypeError("BotoSender needs a client or a client_factory, not both")
         self.fast_body = fast_body
-        if fast_body:
+        self._factory = client_factory
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        if client is not None:
+            self._use(client)
+
+    def _use(self, client: Any) -> None:
+        if self.fast_body:
             client.meta.events.register(_HOOK, _use_pending_body, unique_id="wt_adapters.body")
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client, made on first use (raises `WatchtowerError` if it can't be)."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._client_lock:
+            if self._client is None:
+                assert self._factory is not None
+                self._use(self._factory())
+            return self._client
+
+    @property
+    def has_client(self) -> bool:
+        """Tell whether the client exists yet (without making it)."""
+        return self._client is not None
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         try:
-            return getattr(self.client, method)(**kwargs)
+            client = self.client
+        except WatchtowerError as e:
+            raise SendError(ErrorKind.RETRY, "ClientConfiguration", str(e)) from e
+        try:
+            return getattr(client, method)(**kwargs)
         except Exception as e:
             raise _classify(e) from e
 
@@ -229,7 +281,7 @@ class BotoSender:
 
     def after_fork(self) -> None:
         """Close the pooled connections the child inherited; the parent keeps its own."""
-        endpoint = getattr(self.client, "_endpoint", None)
+        endpoint = getattr(self._client, "_endpoint", None)
         session = getattr(endpoint, "http_session", None)
         manager = getattr(session, "_manager", None)
         clear = getattr(manager, "clear", None)

@@ -19,22 +19,50 @@ from ._streams import DEFAULT_LOG_STREAM_NAME, StreamNamer
 #: The default log group name (watchtower's, so that a switch keeps the same group).
 DEFAULT_LOG_GROUP_NAME = "watchtower"
 
-#: Where an endpoint URL for CloudWatch Logs is looked for, in order: ours, then
-#: boto3's own service-specific variable, then boto3's global one.
-ENDPOINT_VARIABLES = (
-    "AWS_ENDPOINT_URL_LOGS",
-    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
-    "AWS_ENDPOINT_URL",
-)
+#: The environment variables botocore reads for a CloudWatch Logs endpoint, in order
+#: (it also reads the ``services`` section of ~/.aws/config).
+BOTOCORE_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL")
+#: Read by wt_adapters alone (boto3 does not), when none of botocore's variables is set.
+FALLBACK_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_LOGS"
+#: Every variable that can point the clients wt_adapters makes at an endpoint, in order.
+ENDPOINT_VARIABLES = (*BOTOCORE_ENDPOINT_VARIABLES, FALLBACK_ENDPOINT_VARIABLE)
+
+
+def _ignoring_configured_endpoints() -> bool:
+    return os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() == "true"
 
 
 def endpoint_from_env() -> Optional[str]:
-    """Return the CloudWatch Logs endpoint URL the environment names, if any."""
+    """Return the endpoint URL wt_adapters itself must pass to botocore, if any.
+
+    botocore resolves its own variables and ~/.aws/config; this returns only
+    the `FALLBACK_ENDPOINT_VARIABLE`, when botocore has no variable of its own
+    and configured endpoints are not being ignored.
+    """
+    if _ignoring_configured_endpoints():
+        return None
+    if any(os.environ.get(name) for name in BOTOCORE_ENDPOINT_VARIABLES):
+        return None
+    return os.environ.get(FALLBACK_ENDPOINT_VARIABLE) or None
+
+
+def configured_endpoint() -> Optional[str]:
+    """The endpoint URL an environment variable names for clients made now, if any."""
+    if _ignoring_configured_endpoints():
+        return None
     for name in ENDPOINT_VARIABLES:
         value = os.environ.get(name)
         if value:
             return value
     return None
+
+
+def _endpoint_key() -> Any:
+    """What in the environment decides the endpoint of a client made now (for sharing)."""
+    return (
+        _ignoring_configured_endpoints(),
+        tuple(os.environ.get(name) for name in ENDPOINT_VARIABLES),
+    )
 
 
 #: Set by `wt_adapters.testing` to route every new destination somewhere else.
@@ -147,15 +175,22 @@ class Destination:
             key = ("client", id(boto3_client))
             make_sender = lambda: _boto_sender(boto3_client)  # noqa: E731
         else:
-            endpoint = endpoint_url or endpoint_from_env()
+            if boto3_profile_name is not None:
+                from ._boto import check_profile
+
+                check_profile(boto3_profile_name)
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            key = ("profile", boto3_profile_name, endpoint, region)
+            key = ("profile", boto3_profile_name, endpoint_url, _endpoint_key(), region)
 
             def make_sender() -> Sender:
-                from ._boto import make_client
+                # The client is made on the first request: constructing needs no region.
+                from ._boto import BotoSender, make_client
 
-                client = make_client(profile_name=boto3_profile_name, endpoint_url=endpoint)
-                return _boto_sender(client)
+                return BotoSender(
+                    client_factory=lambda: make_client(
+                        profile_name=boto3_profile_name, endpoint_url=endpoint_url
+                    )
+                )
 
         settings = self.settings
         self.engine: Engine = shared_engine(key, settings, lambda: Engine(settings, make_sender()))
@@ -180,7 +215,10 @@ class Destination:
 
     @property
     def client(self) -> Any:
-        """The boto3 client the engine sends with (None for a non-boto3 sender)."""
+        """The boto3 client the engine sends with (None for a non-boto3 sender).
+
+        A client the package makes itself is made here if no request made it yet.
+        """
         return getattr(self.engine.sender, "client", None)
 
     def flush(self, timeout: Optional[float] = None) -> bool:

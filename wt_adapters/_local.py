@@ -7,11 +7,16 @@ is imported by ``import wt_adapters``.
 from __future__ import annotations
 
 import errno
+import json
 import logging
+import os
+import re
 import socket
 import threading
+import uuid
+from collections import OrderedDict
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
 from ._errors import WatchtowerError
 
@@ -28,7 +33,7 @@ DUMMY_ENVIRONMENT = {
 
 INSTALL_HINT = "pip install 'wt-adapters[local]'"
 
-#: How long to wait for the server thread to listen.
+#: How long to wait for the server thread to stop.
 START_TIMEOUT = 30.0
 
 
@@ -47,12 +52,168 @@ def _check_port_free(port: int) -> None:
         probe.close()
 
 
+_FILTER_TARGET = "Logs_20140328.FilterLogEvents"
+_JSON_TYPE = "application/x-amz-json-1.1"
+#: Most events in one FilterLogEvents page (CloudWatch's own limit).
+PAGE_LIMIT = 10_000
+#: Queries whose remaining pages are kept for their nextToken.
+KEPT_QUERIES = 16
+#: A matching event: (timestamp, ingestion time, stream name, moto's event).
+_Found = Tuple[int, int, str, Any]
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/")
+
+
+class FilterLogEvents:
+    """FilterLogEvents as CloudWatch answers it, over moto's stored events.
+
+    moto ignores the filter pattern and the stream prefix, and pages in time
+    linear in the events stored; this honours both (with `_filter_pattern`),
+    interleaves the streams in timestamp order, and serves each further page
+    from the query's result kept under its ``nextToken``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[str, List[_Found]] = OrderedDict()
+
+    def __call__(self, body: Dict[str, Any], headers: Mapping[str, Any]) -> Dict[str, Any]:
+        """Answer one request, or raise `_ApiError`."""
+        token = body.get("nextToken")
+        limit = body.get("limit") or PAGE_LIMIT
+        if not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT:
+            raise _ApiError("InvalidParameterException", f"limit must be 1 to {PAGE_LIMIT}")
+        if token:
+            query, _, offset_text = str(token).rpartition("/")
+            with self._lock:
+                found = self._kept.get(query)
+            if found is None or not offset_text.isdigit():
+                raise _ApiError("InvalidParameterException", "The nextToken is not valid")
+            return self._page(query, found, int(offset_text), limit)
+        found = self._query(body, headers)
+        query = f"wt-local-{uuid.uuid4().hex}"
+        return self._page(query, found, 0, limit)
+
+    def _page(self, query: str, found: List[_Found], offset: int, limit: int) -> Dict[str, Any]:
+        page = found[offset : offset + limit]
+        answer: Dict[str, Any] = {
+            "events": [
+                {
+                    "logStreamName": stream,
+                    "timestamp": timestamp,
+                    "message": event.message,
+                    "ingestionTime": ingested,
+                    "eventId": str(event.event_id),
+                }
+                for timestamp, ingested, stream, event in page
+            ],
+            "searchedLogStreams": [],
+        }
+        with self._lock:
+            if offset + limit < len(found):
+                answer["nextToken"] = f"{query}/{offset + limit}"
+                self._kept[query] = found
+                self._kept.move_to_end(query)
+                while len(self._kept) > KEPT_QUERIES:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.pop(query, None)
+        return answer
+
+    def _query(self, body: Dict[str, Any], headers: Mapping[str, Any]) -> List[_Found]:
+        from moto.logs.models import logs_backends
+
+        from ._filter_pattern import FilterPatternError, compile_pattern
+
+        try:
+            match = compile_pattern(body.get("filterPattern"))
+        except FilterPatternError as e:
+            raise _ApiError("InvalidParameterException", str(e)) from None
+        names = body.get("logStreamNames")
+        prefix = body.get("logStreamNamePrefix")
+        if names and prefix:
+            raise _ApiError(
+                "InvalidParameterException",
+                "logStreamNames and logStreamNamePrefix cannot both be specified",
+            )
+        group_name = str(body.get("logGroupName") or body.get("logGroupIdentifier") or "")
+        if group_name.startswith("arn:"):
+            group_name = group_name.split(":log-group:", 1)[-1].rstrip("*").rstrip(":")
+        account, region = _caller(headers)
+        group = logs_backends[account][region].groups.get(group_name)
+        if group is None:
+            raise _ApiError("ResourceNotFoundException", "The specified log group does not exist.")
+        start = body.get("startTime")
+        end = body.get("endTime")
+        found: List[_Found] = []
+        for stream_name in sorted(group.streams):
+            if names and stream_name not in names:
+                continue
+            if prefix and not stream_name.startswith(prefix):
+                continue
+            for event in list(group.streams[stream_name].events):
+                timestamp = event.timestamp
+                if start is not None and timestamp < start:
+                    continue
+                if end is not None and timestamp > end:
+                    continue
+                if match(event.message):
+                    found.append((timestamp, event.ingestion_time, stream_name, event))
+        found.sort(key=lambda item: (item[0], item[1]))  # stable: a stream keeps stored order
+        return found
+
+
+class _ApiError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _caller(headers: Mapping[str, Any]) -> Tuple[str, str]:
+    """The account moto files this request under, and the region it was signed for."""
+    match = _CREDENTIAL.search(headers.get("Authorization", ""))
+    region = match.group(2) if match else DUMMY_ENVIRONMENT["AWS_REGION"]
+    account = os.environ.get("MOTO_ACCOUNT_ID") or headers.get("x-moto-account-id")
+    if not account:
+        from moto.iam.models import get_account_id_from
+
+        account = get_account_id_from(match.group(1) if match else "")
+    return str(account), region
+
+
+class _Middleware:
+    """Answers FilterLogEvents itself; passes every other request on to moto."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.filter_log_events = FilterLogEvents()
+
+    def __call__(self, environ: Dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET") != _FILTER_TARGET:
+            return self.app(environ, start_response)
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        try:
+            body = json.loads(request.get_data() or b"{}")
+            answer = self.filter_log_events(body, dict(request.headers))
+            response = Response(json.dumps(answer), status=200, content_type=_JSON_TYPE)
+        except _ApiError as e:
+            error = {"__type": e.code, "message": e.message}
+            response = Response(json.dumps(error), status=400, content_type=_JSON_TYPE)
+        except ValueError:
+            error = {"__type": "SerializationException", "message": "the body is not JSON"}
+            response = Response(json.dumps(error), status=400, content_type=_JSON_TYPE)
+        return response(environ, start_response)
+
+
 class LocalEndpoint:
     """A CloudWatch Logs endpoint (moto's server) listening on 127.0.0.1.
 
     Use it as a context manager, or call `start` and `stop`. `url` is what
-    ``AWS_ENDPOINT_URL_LOGS`` (or ``endpoint_url=``) should be; `environment`
-    adds dummy credentials and a region.
+    ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` (which boto3 reads) or ``endpoint_url=``
+    should be; `environment` adds dummy credentials and a region. FilterLogEvents
+    honours CloudWatch's filter patterns and stream prefixes (see `FilterLogEvents`).
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -62,6 +223,7 @@ class LocalEndpoint:
             )
         self.port = port
         self._server: Any = None
+        self._thread: Optional[threading.Thread] = None
 
     @property
     def url(self) -> str:
@@ -73,18 +235,21 @@ class LocalEndpoint:
     @property
     def environment(self) -> Dict[str, str]:
         """The environment variables that point boto3 (and so this package) here."""
-        return {
-            "AWS_ENDPOINT_URL_LOGS": self.url,
-            "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.url,  # boto3's own name for it
-            **DUMMY_ENVIRONMENT,
-        }
+        return {"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.url, **DUMMY_ENVIRONMENT}
 
     def start(self) -> str:
         """Start listening; return the URL. Raises `WatchtowerError` if it can't."""
         if self._server is not None:
             return self.url
         try:
-            from moto.server import ThreadedMotoServer
+            from moto.moto_server.threaded_moto_server import (  # type: ignore[attr-defined]
+                MotoRequestHandler,
+            )
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                create_backend_app,
+            )
+            from werkzeug.serving import make_server
         except ImportError as e:
             raise WatchtowerError(
                 f"the local endpoint needs moto's server ({e}): {INSTALL_HINT}"
@@ -92,19 +257,22 @@ class LocalEndpoint:
         _check_port_free(self.port)
         # Werkzeug logs every request at INFO; the endpoint should stay quiet.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
-        # ThreadedMotoServer.start waits without a timeout for a server that may fail
-        # to bind in its own thread; wait for it here, with one.
-        starter = threading.Thread(target=server.start, name="wt_adapters:local", daemon=True)
-        starter.start()
-        starter.join(START_TIMEOUT)
-        inner = getattr(server, "_server", None)
-        if starter.is_alive() or inner is None:
-            raise WatchtowerError(
-                f"the local endpoint did not start on {HOST}:{self.port} within {START_TIMEOUT:g} s"
+        app = _Middleware(DomainDispatcherApplication(create_backend_app))
+        try:
+            server = make_server(
+                HOST, self.port, app, threaded=True, request_handler=MotoRequestHandler
             )
-        self.port = int(server.get_host_and_port()[1])
+        except (OSError, SystemExit) as e:  # werkzeug exits when it can't bind
+            raise WatchtowerError(
+                f"port={self.port}: cannot listen on {HOST}:{self.port}: {e}"
+            ) from None
+        thread = threading.Thread(
+            target=server.serve_forever, name="wt_adapters:local", daemon=True
+        )
+        thread.start()
+        self.port = int(server.server_address[1])
         self._server = server
+        self._thread = thread
         return self.url
 
     def stop(self) -> None:
@@ -112,10 +280,11 @@ class LocalEndpoint:
         server, self._server = self._server, None
         if server is None:
             return
-        server.stop()
-        inner = getattr(server, "_server", None)
-        if inner is not None:
-            inner.server_close()
+        server.shutdown()
+        server.server_close()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(START_TIMEOUT)
 
     def __enter__(self) -> LocalEndpoint:
         self.start()

@@ -33,8 +33,8 @@ def cli() -> None:
       app | wt-adapters pipe -g G      ship a program's output
       wt-adapters tail -g G -f         read it back
 
-    AWS settings come from the flags, then AWS_PROFILE, AWS_REGION and
-    AWS_ENDPOINT_URL_LOGS, then ~/.aws, as for boto3.
+    AWS settings come from the flags, then from what boto3 reads: AWS_PROFILE,
+    AWS_REGION, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS (or AWS_ENDPOINT_URL), ~/.aws.
 
     \b
     Exit codes: 0 done; 1 some events not delivered (or not found by demo);

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Optional, TextIO, TypeVar, Union
 
 import click
 
-from .._destination import ENDPOINT_VARIABLES
+from .._destination import configured_endpoint, endpoint_from_env
 from .._errors import WatchtowerError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,8 +48,9 @@ class AwsOptions:
 
     def describe(self) -> str:
         """Name the endpoint for messages."""
-        if self.endpoint_url:
-            return self.endpoint_url
+        endpoint = self.endpoint_url or configured_endpoint()
+        if endpoint:
+            return endpoint
         return f"CloudWatch Logs in {self.region or 'the default region'}"
 
 
@@ -62,11 +63,11 @@ def aws_options(fn: F) -> F:
     decorators = [
         click.option(
             "--endpoint-url",
-            envvar=list(ENDPOINT_VARIABLES),
-            show_envvar=True,
             metavar="URL",
             callback=to_aws,
-            help="CloudWatch Logs endpoint, e.g. the one `wt-adapters local` prints.",
+            help="CloudWatch Logs endpoint, e.g. the one `wt-adapters local` prints"
+            "  [default: what boto3 reads: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,"
+            " AWS_ENDPOINT_URL, the services section of ~/.aws/config]",
         ),
         click.option(
             "--region",
@@ -96,7 +97,9 @@ def aws_from(
         raise click.BadParameter(
             f"{endpoint_url!r} is not an http(s) URL", param_hint="'--endpoint-url'"
         )
-    return AwsOptions(profile=profile, region=region, endpoint_url=endpoint_url)
+    return AwsOptions(
+        profile=profile, region=region, endpoint_url=endpoint_url or endpoint_from_env()
+    )
 
 
 def make_session(aws: AwsOptions) -> Any:

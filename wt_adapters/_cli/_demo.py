@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import click
 
+from .._destination import configured_endpoint
 from .._errors import WatchtowerError
 from .._local import DUMMY_ENVIRONMENT
 from ._common import (
@@ -34,26 +35,6 @@ FLUSH_TIMEOUT = 30.0
 MAX_PAGES = 100
 
 
-def _has_configured_credentials(profile: Optional[str]) -> bool:
-    """Tell whether AWS credentials are configured, without asking the EC2 metadata service."""
-    import botocore.exceptions
-    import botocore.session
-
-    try:
-        session = botocore.session.Session(profile=profile)
-        resolver = session.get_component("credential_provider")
-        with contextlib.suppress(Exception):
-            resolver.remove("iam-role")
-        return session.get_credentials() is not None
-    except botocore.exceptions.ProfileNotFound:
-        raise AwsProblem(f"the AWS profile {profile!r} is not configured") from None
-    except botocore.exceptions.BotoCoreError as e:
-        raise AwsProblem(
-            f"AWS credentials are configured but could not be loaded ({e});"
-            " pass --local to use a local endpoint"
-        ) from None
-
-
 def _dummy_session(region: Optional[str]) -> Any:
     import boto3
 
@@ -65,9 +46,16 @@ def _dummy_session(region: Optional[str]) -> Any:
 
 
 @contextlib.contextmanager
-def _target(aws: AwsOptions, force_local: bool, port: int) -> Iterator[Tuple[Any, AwsOptions, str]]:
-    """Yield (session, where, description): the endpoint to use, started here if local."""
-    if aws.endpoint_url and not force_local:
+def _target(
+    aws: AwsOptions, force_local: bool, use_aws: bool, port: int
+) -> Iterator[Tuple[Any, AwsOptions, str]]:
+    """Yield (session, where, description): the endpoint to use, started here if local.
+
+    Local unless asked otherwise: an endpoint the user set (flag or environment),
+    or AWS itself with --aws. Credentials alone never send the demo to AWS.
+    """
+    endpoint = None if force_local else aws.endpoint_url or configured_endpoint()
+    if endpoint:
         import boto3
 
         session = boto3.session.Session(
@@ -75,25 +63,26 @@ def _target(aws: AwsOptions, force_local: bool, port: int) -> Iterator[Tuple[Any
         )
         if session.get_credentials() is None:  # a local endpoint takes any credentials
             session = _dummy_session(aws.region)
-        yield session, aws, f"the endpoint {aws.endpoint_url}"
+        where = AwsOptions(profile=aws.profile, region=aws.region, endpoint_url=endpoint)
+        yield session, where, f"the endpoint {endpoint}"
         return
-    if not force_local and _has_configured_credentials(aws.profile):
+    if use_aws:
         session = make_session(aws)
         where = AwsOptions(profile=aws.profile, region=session.region_name)
         yield session, where, f"CloudWatch Logs in {session.region_name} (your AWS account)"
         return
     from .._local import LocalEndpoint
 
-    endpoint = LocalEndpoint(port)
+    local = LocalEndpoint(port)
     try:
-        url = endpoint.start()
+        url = local.start()
     except WatchtowerError as e:
         raise AwsProblem(str(e)) from None
     try:
         where = AwsOptions(region=DUMMY_ENVIRONMENT["AWS_REGION"], endpoint_url=url)
         yield _dummy_session(None), where, f"a local CloudWatch Logs endpoint at {url}"
     finally:
-        endpoint.stop()
+        local.stop()
 
 
 def _log_with_stdlib(options: Dict[str, Any], stream: str) -> Callable[[], None]:
@@ -202,7 +191,13 @@ def _read_back(client: Any, group: str, prefix: str) -> Dict[str, List[Dict[str,
     "--local",
     "force_local",
     is_flag=True,
-    help="Start a local endpoint even if AWS credentials or an endpoint are configured.",
+    help="Start a local endpoint even if an endpoint is configured.",
+)
+@click.option(
+    "--aws",
+    "use_aws",
+    is_flag=True,
+    help="Send to CloudWatch Logs in your AWS account (credentials and region needed).",
 )
 @click.option(
     "--port",
@@ -214,6 +209,7 @@ def _read_back(client: Any, group: str, prefix: str) -> Dict[str, List[Dict[str,
 def demo(
     group: str,
     force_local: bool,
+    use_aws: bool,
     port: int,
     profile: Optional[str],
     region: Optional[str],
@@ -223,18 +219,20 @@ def demo(
 
     \b
     Where it sends them:
-      --endpoint-url (or AWS_ENDPOINT_URL_LOGS)  that endpoint
-      AWS credentials configured (AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws)
-                                                  CloudWatch Logs in your account, in the log
-                                                  group wt-adapters-demo (1-day retention)
-      otherwise, or with --local                  a local endpoint it starts and stops itself
+      by default, or with --local        a local endpoint it starts and stops itself
+      --endpoint-url URL, or an endpoint in AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or
+      AWS_ENDPOINT_URL                   that endpoint
+      --aws                              CloudWatch Logs in your AWS account, in the log
+                                         group wt-adapters-demo (1-day retention)
 
     Prints the stored events, grouped by stream, as JSON on stdout. Exits with
     1 if any event did not arrive.
     """
     aws = aws_from(profile, region, endpoint_url)
     run = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
-    with _target(aws, force_local, port) as (session, where, description):
+    if force_local and use_aws:
+        raise click.UsageError("--local and --aws cannot be used together")
+    with _target(aws, force_local, use_aws, port) as (session, where, description):
         import botocore.config
 
         from .._boto import CLIENT_CONFIG

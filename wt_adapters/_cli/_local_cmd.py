@@ -31,7 +31,7 @@ def local(port: int) -> int:
 
     \b
     Example, in another terminal:
-      export AWS_ENDPOINT_URL_LOGS=http://127.0.0.1:PORT AWS_REGION=us-east-1 \\
+      export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:PORT AWS_REGION=us-east-1 \\
              AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
       wt-adapters demo
     """

@@ -130,12 +130,16 @@ class CloudWatchLogHandler(logging.Handler):
         self.create_log_stream = create_log_stream
         self.log_group_retention_days = log_group_retention_days
         self.json_serialize_default = self._destination.json_default
-        self.cwl_client = self._destination.client
         self.shutting_down = False
         self._stream_names = self._destination.stream_names
         self._submit = self._destination.submit
         self.setFormatter(CloudWatchLogFormatter(json_serialize_default=json_serialize_default))
         self.addFilter(_boto_debug_filter)
+
+    @property
+    def cwl_client(self) -> Any:
+        """The boto3 client the handler sends with (made now if no request made it yet)."""
+        return self._destination.client
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter and emit `record`, unless it comes from inside the delivery engine.

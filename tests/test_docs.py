@@ -1,0 +1,220 @@
+"""Every code block in README.md and docs/*.md is run, or checked, as written.
+
+How a block is treated (the convention every doc follows):
+
+- ```python: run as a script of its own, ``python -W error``, in an empty
+  temporary directory, with the environment pointing boto3 at a local
+  CloudWatch Logs endpoint (``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, dummy
+  credentials, ``AWS_REGION``) that this module starts. It must exit with 0.
+- ```sh, ```bash, ```shell, ```console: every ``wt-adapters ...`` or
+  ``python -m wt_adapters ...`` command in it (after a ``$`` prompt in a
+  console block, also after ``|`` or ``&&``) is parsed by the command line's
+  own parser: an unknown flag or a bad value fails the test. Other commands
+  are not run.
+- ```json: must parse.
+- ```text, or no language: output shown as an example; not run.
+- Any other language needs a directive.
+
+A directive is an HTML comment (invisible once rendered) on the line just
+before the opening fence:
+
+- ``<!-- doc-test: compile -->``: a fragment (it names things it does not
+  define); only compiled.
+- ``<!-- doc-test: pytest -->``: a test module; run with pytest (so the
+  ``cloudwatch_events`` fixture is there), in the same environment.
+- ``<!-- doc-test: skip: WHY -->``: not run; the reason is required.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import click
+import pytest
+
+from wt_adapters._cli import cli
+from wt_adapters._local import LocalEndpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TIMEOUT = 120
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)(?P<info>[^\n`]*)$")
+_DIRECTIVE = re.compile(r"<!--\s*doc-test:\s*(?P<kind>[a-z]+)\s*(?::\s*(?P<why>.*?))?\s*-->")
+RUN = {"python", "py"}
+SHELL = {"sh", "bash", "shell", "console", "shell-session"}
+SHOWN = {"", "text", "txt", "output"}
+
+
+@dataclass(frozen=True)
+class Block:
+    path: Path
+    line: int
+    language: str
+    code: str
+    directive: Optional[str]
+    why: Optional[str]
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+
+def blocks(path: Path) -> Iterator[Block]:
+    """The fenced code blocks of a Markdown file, with the directive before each."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        opening = _FENCE.match(lines[i])
+        if not opening:
+            i += 1
+            continue
+        indent, fence = opening.group("indent"), opening.group("fence")
+        language = opening.group("info").strip().split(" ")[0].lower()
+        previous = lines[i - 1].strip() if i > 0 else ""
+        directive = _DIRECTIVE.search(previous)
+        body: List[str] = []
+        j = i + 1
+        while j < len(lines) and lines[j].strip() != fence:
+            text = lines[j]
+            body.append(text[len(indent) :] if text.startswith(indent) else text.lstrip())
+            j += 1
+        yield Block(
+            path=path,
+            line=i + 1,
+            language=language,
+            code="\n".join(body) + "\n",
+            directive=directive.group("kind") if directive else None,
+            why=directive.group("why") if directive else None,
+        )
+        i = j + 1
+
+
+ALL = [block for path in DOCS for block in blocks(path)]
+
+
+@pytest.fixture(scope="module")
+def doc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, str]]:
+    """The environment a block runs in: a local endpoint of its own, nothing of the developer's."""
+    home = tmp_path_factory.mktemp("home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.pop("PYTHONUNBUFFERED", None)
+    with LocalEndpoint() as endpoint:
+        env.update(endpoint.environment)
+        env.update(
+            HOME=str(home),
+            AWS_CONFIG_FILE=str(home / "no-aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
+            AWS_EC2_METADATA_DISABLED="true",
+            PYTHONPATH=str(ROOT),
+        )
+        yield env
+
+
+@pytest.mark.parametrize("block", ALL, ids=[b.name for b in ALL])
+def test_code_block(block: Block, doc_env: Dict[str, str], tmp_path: Path) -> None:
+    if block.directive == "skip":
+        assert block.why, f"{block.name}: say why a block is skipped: <!-- doc-test: skip: WHY -->"
+        pytest.skip(block.why)
+    if block.directive not in (None, "compile", "pytest"):
+        pytest.fail(f"{block.name}: unknown directive {block.directive!r}")
+    if block.directive == "compile":
+        compile(block.code, block.name, "exec")
+    elif block.directive == "pytest":
+        script = tmp_path / "test_doc_block.py"
+        script.write_text(block.code)
+        _run([sys.executable, "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider",
+              script.name], block, doc_env, tmp_path)  # fmt: skip
+    elif block.language in RUN:
+        script = tmp_path / "doc_block.py"
+        script.write_text(block.code)
+        _run([sys.executable, "-W", "error", script.name], block, doc_env, tmp_path)
+    elif block.language in SHELL:
+        for command in wt_adapters_commands(block.code, console=block.language != "sh"):
+            check_parses(command, block)
+    elif block.language == "json":
+        json.loads(block.code)
+    elif block.language not in SHOWN:
+        pytest.fail(
+            f"{block.name}: a {block.language!r} block needs a directive"
+            " (<!-- doc-test: skip: WHY --> or compile)"
+        )
+
+
+def _run(command: List[str], block: Block, env: Dict[str, str], cwd: Path) -> None:
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=cwd, timeout=TIMEOUT
+    )
+    assert result.returncode == 0, (
+        f"{block.name} failed:\n{block.code}\n--- stdout\n{result.stdout}\n--- stderr\n"
+        f"{result.stderr}"
+    )
+
+
+def wt_adapters_commands(code: str, console: bool) -> Iterator[List[str]]:
+    """The argument lists of the wt-adapters commands a shell block runs."""
+    has_prompts = any(line.startswith("$ ") for line in code.splitlines())
+    for line in code.splitlines():
+        if has_prompts:
+            if not line.startswith("$ "):
+                continue  # output
+            line = line[2:]
+        line = line.split(" #", 1)[0]
+        if not line.strip():
+            continue
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        command: List[str] = []
+        for word in [*words, "&&"]:
+            if word in ("|", "&&", "||", ";"):
+                args = _wt_adapters_args(command)
+                if args is not None:
+                    yield args
+                command = []
+            else:
+                command.append(word)
+
+
+def _wt_adapters_args(words: List[str]) -> Optional[List[str]]:
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+        words = words[1:]  # VAR=value before the command
+    if not words:
+        return None
+    program = words[0].rsplit("/", 1)[-1]
+    if program == "wt-adapters":
+        return words[1:]
+    if re.fullmatch(r"python[0-9.]*", program) and words[1:3] == ["-m", "wt_adapters"]:
+        return words[3:]
+    return None
+
+
+def check_parses(args: List[str], block: Block) -> None:
+    """Let click parse `args` as the real command would, without running anything."""
+    try:
+        if not args or args[0].startswith("-"):
+            cli.make_context("wt-adapters", list(args)).close()
+            return
+        with click.Context(cli, info_name="wt-adapters") as parent:
+            command = cli.get_command(parent, args[0])
+            assert command is not None, f"{block.name}: no command {args[0]!r}"
+            command.make_context(args[0], list(args[1:]), parent=parent).close()
+    except click.exceptions.Exit:
+        pass  # --help, --version
+    except click.UsageError as e:
+        pytest.fail(f"{block.name}: `wt-adapters {shlex.join(args)}`: {e.format_message()}")
+
+
+def test_the_docs_have_blocks_of_every_kind() -> None:
+    languages = {b.language for b in ALL}
+    assert {"python", "sh"} <= languages
+    assert any(b.path.name == "README.md" for b in ALL)

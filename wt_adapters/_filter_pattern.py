@@ -1,0 +1,336 @@
+"""CloudWatch Logs filter patterns, matched against a message: pure functions, no AWS.
+
+`compile_pattern(text)` returns a predicate on a message string, or raises
+`FilterPatternError` for a pattern CloudWatch would refuse. What it knows:
+
+- the empty pattern, which matches everything;
+- terms: ``ERROR`` (the message contains it; case matters), several terms
+  (all of them), quoted phrases (``"disk full"``), ``?ERROR ?WARN`` (any of
+  them), ``-DEBUG`` (none of them), and ``%regex%``;
+- JSON patterns: ``{ $.level = "error" }``, ``{ $.n > 5 }``, with ``=``,
+  ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``&&``, ``||``, parentheses, selectors
+  such as ``$.a.b``, ``$.list[0]``, ``$.list[*]`` and ``$.*``, ``*``
+  wildcards in strings, ``%regex%`` values, ``IS TRUE``, ``IS FALSE``,
+  ``IS NULL`` and ``NOT EXISTS``.
+
+Space-delimited patterns (``[ip, user, ...]``) are refused with a clear error
+rather than matched loosely.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+from ._errors import WatchtowerError
+
+Matcher = Callable[[str], bool]
+
+_MISSING = object()
+
+
+class FilterPatternError(WatchtowerError, ValueError):
+    """A filter pattern CloudWatch Logs would refuse (InvalidParameterException)."""
+
+
+def compile_pattern(pattern: Optional[str]) -> Matcher:
+    """Return a function telling whether a message matches `pattern` (None or "": all)."""
+    text = (pattern or "").strip()
+    if not text:
+        return _match_all
+    if text.startswith("{"):
+        return _compile_json(text)
+    if text.startswith("["):
+        raise FilterPatternError(
+            f"filter pattern {pattern!r}: space-delimited patterns ([a, b, ...]) are not"
+            " supported by the local endpoint"
+        )
+    return _compile_terms(text)
+
+
+def matches(pattern: Optional[str], message: str) -> bool:
+    """Tell whether `message` matches `pattern` (compiles it each time: see `compile_pattern`)."""
+    return compile_pattern(pattern)(message)
+
+
+def _match_all(message: str) -> bool:
+    return True
+
+
+# ------------------------------------------------------------------------- terms
+
+_TERM = re.compile(r'([?-]?)(?:"((?:[^"\\]|\\.)*)"|(%[^%]+%)|([^\s"]+))')
+
+
+def _regex(body: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(body)
+    except re.error as e:
+        raise FilterPatternError(
+            f"filter pattern {pattern!r}: bad regular expression: {e}"
+        ) from None
+
+
+def _compile_terms(text: str) -> Matcher:
+    required: List[Matcher] = []
+    optional: List[Matcher] = []
+    excluded: List[Matcher] = []
+    position = 0
+    for match in _TERM.finditer(text):
+        gap = text[position : match.start()]
+        if gap.strip():
+            raise FilterPatternError(f"filter pattern {text!r}: unexpected {gap.strip()!r}")
+        position = match.end()
+        if position < len(text) and not text[position].isspace():
+            raise FilterPatternError(
+                f"filter pattern {text!r}: terms must be separated by spaces near"
+                f" {text[match.start() :]!r}"
+            )
+        sign, quoted, regex, bare = match.groups()
+        if regex is not None:
+            found = _regex(regex[1:-1], text).search
+            term: Matcher = lambda m, f=found: f(m) is not None  # type: ignore[misc]  # noqa: E731
+        else:
+            word = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
+            if word == "" or (bare is not None and bare in ("?", "-")):
+                raise FilterPatternError(f"filter pattern {text!r}: an empty term")
+            term = lambda m, w=word: w in m  # type: ignore[misc]  # noqa: E731
+        {"": required, "?": optional, "-": excluded}[sign].append(term)
+    if text[position:].strip():
+        raise FilterPatternError(
+            f"filter pattern {text!r}: unterminated quote near {text[position:]!r}"
+        )
+
+    def match_terms(message: str) -> bool:
+        return (
+            all(t(message) for t in required)
+            and (not optional or any(t(message) for t in optional))
+            and not any(t(message) for t in excluded)
+        )
+
+    return match_terms
+
+
+# -------------------------------------------------------------------------- JSON
+
+_TOKENS = re.compile(
+    r"""\s*(?:
+      (?P<op>&&|\|\||!=|<=|>=|=|<|>|\(|\)|\{|\})
+    | "(?P<string>(?:[^"\\]|\\.)*)"
+    | (?P<regex>%[^%]+%)
+    | (?P<selector>\$(?:\.(?:[A-Za-z0-9_@-]+|\*)|\[(?:\d+|\*)\])*)
+    | (?P<word>[^\s()&|=!<>{}"]+)
+    )""",
+    re.VERBOSE,
+)
+
+Token = Tuple[str, str]
+
+
+def _tokenize(text: str) -> List[Token]:
+    tokens: List[Token] = []
+    position = 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _TOKENS.match(text, position)
+        if match is None or match.end() == position:
+            raise FilterPatternError(
+                f"filter pattern {text!r}: unexpected {text[position:].strip()[:20]!r}"
+            )
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    return tokens
+
+
+Value = Union[float, str, re.Pattern[str]]
+
+
+def _select(document: Any, path: Sequence[str]) -> Iterator[Any]:
+    """Yield every value `path` reaches in `document` (several with ``*``)."""
+    if not path:
+        yield document
+        return
+    step, rest = path[0], path[1:]
+    if step == "*" or step == "[*]":
+        children = (
+            document.values()
+            if isinstance(document, dict)
+            else document
+            if isinstance(document, list)
+            else ()
+        )
+        for child in children:
+            yield from _select(child, rest)
+    elif step.startswith("["):
+        index = int(step[1:-1])
+        if isinstance(document, list) and index < len(document):
+            yield from _select(document[index], rest)
+    elif isinstance(document, dict) and step in document:
+        yield from _select(document[step], rest)
+
+
+def _parse_selector(text: str) -> List[str]:
+    return re.findall(r"\[(?:\d+|\*)\]|(?<=\.)(?:[A-Za-z0-9_@-]+|\*)", text)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+Predicate = Callable[[Any], bool]
+
+
+def _comparison(selector: List[str], op: str, value: Value, text: str) -> Predicate:
+    if isinstance(value, float):
+        compare = _COMPARE[op]
+
+        def number_test(found: Any) -> bool:
+            return _is_number(found) and compare(float(found), value)
+
+        test: Predicate = number_test
+    else:
+        if op not in ("=", "!="):
+            raise FilterPatternError(
+                f"filter pattern {text!r}: {op} compares numbers; strings take = or !="
+            )
+        if isinstance(value, str):
+            if "*" in value:
+                glob = re.compile(".*".join(re.escape(part) for part in value.split("*")), re.S)
+                equal: Callable[[str], bool] = lambda s: glob.fullmatch(s) is not None  # noqa: E731
+            else:
+                equal = lambda s: s == value  # noqa: E731
+        else:
+            found_in = value.search
+            equal = lambda s: found_in(s) is not None  # noqa: E731
+        negate = op == "!="
+
+        def string_test(found: Any) -> bool:
+            return isinstance(found, str) and equal(found) != negate
+
+        test = string_test
+    return lambda document: any(test(found) for found in _select(document, selector))
+
+
+class _JsonParser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
+
+    def fail(self, why: str) -> FilterPatternError:
+        return FilterPatternError(f"filter pattern {self.text!r}: {why}")
+
+    def peek(self) -> Optional[Token]:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise self.fail("it ends too early")
+        self.index += 1
+        return token
+
+    def expect(self, op: str) -> None:
+        token = self.take()
+        if token != ("op", op):
+            raise self.fail(f"expected {op!r}, found {token[1]!r}")
+
+    def parse(self) -> Predicate:
+        self.expect("{")
+        predicate = self.disjunction()
+        self.expect("}")
+        if self.peek() is not None:
+            raise self.fail(f"unexpected {self.take()[1]!r} after the closing brace")
+        return predicate
+
+    def disjunction(self) -> Predicate:
+        parts = [self.conjunction()]
+        while self.peek() == ("op", "||"):
+            self.index += 1
+            parts.append(self.conjunction())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda document: any(p(document) for p in parts)
+
+    def conjunction(self) -> Predicate:
+        parts = [self.primary()]
+        while self.peek() == ("op", "&&"):
+            self.index += 1
+            parts.append(self.primary())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda document: all(p(document) for p in parts)
+
+    def primary(self) -> Predicate:
+        kind, value = self.take()
+        if (kind, value) == ("op", "("):
+            inner = self.disjunction()
+            self.expect(")")
+            return inner
+        if kind != "selector":
+            raise self.fail(f"expected a selector such as $.field, found {value!r}")
+        if value == "$":
+            raise self.fail("a selector needs a field: $.field")
+        selector = _parse_selector(value)
+        kind, op = self.take()
+        if kind == "word" and op.upper() in ("IS", "NOT"):
+            return self.keyword_test(op.upper(), selector)
+        if kind != "op" or op not in _COMPARE:
+            raise self.fail(f"expected an operator after {value}, found {op!r}")
+        return _comparison(selector, op, self.value(), self.text)
+
+    def keyword_test(self, first: str, selector: List[str]) -> Predicate:
+        word = self.take()[1].upper()
+        if first == "NOT":
+            if word != "EXISTS":
+                raise self.fail(f"expected NOT EXISTS, found NOT {word}")
+            return lambda document: next(_select(document, selector), _MISSING) is _MISSING
+        wanted: dict[str, Any] = {"TRUE": True, "FALSE": False, "NULL": None}
+        if word not in wanted:
+            raise self.fail(f"expected IS TRUE, IS FALSE or IS NULL, found IS {word}")
+        target = wanted[word]
+        return lambda document: any(found is target for found in _select(document, selector))
+
+    def value(self) -> Value:
+        kind, text = self.take()
+        if kind == "string":
+            return re.sub(r"\\(.)", r"\1", text)
+        if kind == "regex":
+            return _regex(text[1:-1], self.text)
+        if kind == "word":
+            try:
+                number = float(text)
+            except ValueError:
+                return text
+            if math.isfinite(number):
+                return number
+            return text
+        raise self.fail(f"expected a value, found {text!r}")
+
+
+def _compile_json(text: str) -> Matcher:
+    predicate = _JsonParser(text).parse()
+
+    def match_json(message: str) -> bool:
+        if message[:1] != "{" and message.lstrip()[:1] != "{":
+            return False
+        try:
+            document = json.loads(message)
+        except ValueError:
+            return False
+        return isinstance(document, dict) and predicate(document)
+
+    return match_json
