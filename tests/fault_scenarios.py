@@ -8,6 +8,7 @@ Used by tests/test_faults.py; run it directly for the table of every scenario:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any, Callable, Dict, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faultproxy import FaultProxy
+from faultproxy import PUT_LOG_EVENTS, FaultProxy
 from helpers import host_and_port, make_client, read_events
 
 from wt_adapters import CloudWatchLogHandler
@@ -84,7 +85,7 @@ def run(
         reader.create_log_group(logGroupName=group)
         for n in range(streams):
             reader.create_log_stream(logGroupName=group, logStreamName=f"fault.{n}")
-    with FaultProxy(*host_and_port(endpoint)) as proxy:
+    with FaultProxy(*host_and_port(endpoint), record=True) as proxy:
         client = make_client(
             proxy.url, retries={"total_max_attempts": 1}, read_timeout=1, connect_timeout=1
         )
@@ -111,13 +112,16 @@ def run(
         for log in loggers:
             log.removeHandler(handler)
         stats = handler.stats()
+        requests = [r for r in proxy.received() if r.target == PUT_LOG_EVENTS]
     events = read_events(reader, group)
     counts = Counter(int(e["message"]) for e in events)
-    in_order = True
-    for n in range(streams):
-        seen = [int(e["message"]) for e in events if e["logStreamName"] == f"fault.{n}"]
-        first_seen = list(dict.fromkeys(seen))
-        in_order = in_order and first_seen == sorted(first_seen)
+    # Several requests may be in flight, so each request, not the stream, is in order.
+    in_order = bool(requests)
+    for request in requests:
+        sent = json.loads(request.body)["logEvents"]
+        numbers = [int(e["message"]) for e in sent]
+        stamps = [e["timestamp"] for e in sent]
+        in_order = in_order and numbers == sorted(numbers) and stamps == sorted(stamps)
     return Outcome(
         name=name,
         logged=records,

@@ -117,6 +117,20 @@ class ProxyStats(TypedDict):
 
 
 @final
+@dataclass(frozen=True)
+class Received:
+    """A request as the proxy received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def target(self) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == "x-amz-target"), None)
+
+
 class FaultProxy:
     """Reverse HTTP proxy on 127.0.0.1 that forwards to ``upstream_host:upstream_port``."""
 
@@ -127,6 +141,7 @@ class FaultProxy:
         *,
         upstream_timeout: float = 30.0,
         client_timeout: float = 30.0,
+        record: bool = False,
     ) -> None:
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
@@ -139,6 +154,13 @@ class FaultProxy:
         self._server: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
         self._stats = _empty_stats()
+        self._record = record
+        self._received: list[Received] = []
+
+    def received(self) -> list[Received]:
+        """Every request received so far (with ``record=True``), faulted or not, in order."""
+        with self._lock:
+            return list(self._received)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -402,6 +424,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         target = self.headers.get("X-Amz-Target")
         proxy._note_request(target)
+        if proxy._record:
+            with proxy._lock:
+                proxy._received.append(
+                    Received(self.command, self.path, dict(self.headers.items()), body)
+                )
         if proxy.is_down:
             proxy._count("refused")
             self.close_connection = True

@@ -24,6 +24,13 @@ ODD = [
 ]
 
 
+def own_sender(client: Any) -> BotoSender:
+    """A sender as the package makes for its own clients: the fast body hook registered."""
+    sender = BotoSender(client_factory=lambda: client)
+    assert sender.client is client
+    return sender
+
+
 def botocore_body(client: Any, group: str, stream: str, events: list[tuple[int, str]]) -> Any:
     model = client.meta.service_model.operation_model("PutLogEvents")
     params = {
@@ -44,7 +51,7 @@ def test_the_serialized_body_equals_botocores(client: Any) -> None:
 def test_events_sent_with_the_fast_body_are_stored_exactly(client: Any, group: str) -> None:
     client.create_log_group(logGroupName=group)
     client.create_log_stream(logGroupName=group, logStreamName="s")
-    sender = BotoSender(client)
+    sender = own_sender(client)
     events = [(NOW + i, m) for i, m in enumerate(ODD)]
     assert sender.put_log_events(group, "s", events) == {}
     assert sender.fast_body is True
@@ -53,7 +60,7 @@ def test_events_sent_with_the_fast_body_are_stored_exactly(client: Any, group: s
 
 
 def test_the_clients_other_calls_are_untouched(client: Any, group: str) -> None:
-    BotoSender(client)
+    own_sender(client)
     client.create_log_group(logGroupName=group)
     client.create_log_stream(logGroupName=group, logStreamName="user")
     client.put_log_events(
@@ -67,7 +74,7 @@ def test_the_clients_other_calls_are_untouched(client: Any, group: str) -> None:
 def test_without_the_hook_every_event_still_goes_once(client: Any, group: str) -> None:
     client.create_log_group(logGroupName=group)
     client.create_log_stream(logGroupName=group, logStreamName="s")
-    sender = BotoSender(client)
+    sender = own_sender(client)
     client.meta.events.unregister(
         "before-call.cloudwatch-logs.PutLogEvents", unique_id="wt_adapters.body"
     )
@@ -83,7 +90,7 @@ def test_botocore_serializes_and_validates_one_event_per_request_not_all(
 ) -> None:
     client.create_log_group(logGroupName=group)
     client.create_log_stream(logGroupName=group, logStreamName="s")
-    sender = BotoSender(client)
+    sender = own_sender(client)
     seen: list[int] = []
     original = client._serializer.serialize_to_request
 

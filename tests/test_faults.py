@@ -83,7 +83,8 @@ def test_a_queue_overflowing_while_the_endpoint_is_down_counts_drops_exactly(
         stats = handler.stats()
     delivered = [int(e["message"]) for e in read_events(make_client(endpoint), group)]
     assert len(delivered) + stats["dropped"]["queue_full"] == 10_000
-    assert delivered == sorted(delivered) and delivered[-1] == 9_999
+    # Requests go out in parallel, so the stream holds them in the order they landed.
+    assert len(set(delivered)) == len(delivered) and max(delivered) == 9_999
 
 
 def test_flush_with_the_endpoint_down_returns_false_in_about_its_timeout(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import threading
@@ -29,6 +30,17 @@ _RETRY_CODES = frozenset(
         "LimitExceededException",
         "TooManyRequestsException",
         "RequestLimitExceeded",
+    }
+)
+_THROTTLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
     }
 )
 _AUTH_CODES = frozenset(
@@ -113,12 +125,19 @@ def _classify(error: Exception) -> SendError:
             return SendError(ErrorKind.ALREADY_EXISTS, code, message)
         if code in _AUTH_CODES:
             return SendError(ErrorKind.AUTH, code, message)
+        if code in _THROTTLE_CODES or status == 429:
+            return SendError(ErrorKind.RETRY, code, message, throttled=True)
         if code in _RETRY_CODES or (isinstance(status, int) and status >= 500):
             return SendError(ErrorKind.RETRY, code, message)
         if code in ("InvalidParameterException", "SerializationException", "ValidationException"):
             return SendError(ErrorKind.INVALID, code, message)
         # Anything else (a new error code, a 4xx we don't know): retry with backoff.
         return SendError(ErrorKind.RETRY, code, message)
+    if isinstance(error, botocore.exceptions.ParamValidationError):
+        # A request botocore refuses to send is wrong as it is: never worth a retry.
+        return SendError(ErrorKind.INVALID, "ParamValidationError", redact(str(error)))
+    if isinstance(error, WatchtowerError):  # the client could not be made (no region, say)
+        return SendError(ErrorKind.AUTH, "Configuration", str(error))
     if isinstance(
         error,
         (
@@ -145,7 +164,12 @@ def _classify(error: Exception) -> SendError:
 
 
 class _PendingBody(threading.local):
+    #: The body to put in place of botocore's, for this thread's call in progress.
     body: Optional[bytes] = None
+    #: What botocore's own body must decode to for the swap to be right: the one event.
+    expected: Any = None
+    #: Whether the swap was made in the call just finished.
+    swapped = False
 
 
 _pending = _PendingBody()
@@ -157,13 +181,21 @@ def _use_pending_body(params: Dict[str, Any], **kwargs: Any) -> None:
 
     Runs after botocore serialized the (one-event) parameters and before the
     request is signed and sent, so signing, retries and credential refresh are
-    botocore's own. It acts only on this thread's pending body: other calls made
-    with the same client are left alone.
+    botocore's own. It acts only on this thread's pending body, and only when
+    botocore's body is the one-event request expected: other calls made with
+    the same client, and a request changed by other hooks, are left alone.
     """
     body = _pending.body
-    if body is not None:
+    if body is None:
+        return
+    _pending.body = None
+    try:
+        expected = json.loads(params.get("body") or b"null") == _pending.expected
+    except ValueError:
+        expected = False
+    if expected:
         params["body"] = body
-        _pending.body = None
+        _pending.swapped = True
 
 
 def serialize_put_log_events(group: str, stream: str, events: Sequence[Event]) -> bytes:
@@ -181,26 +213,27 @@ def serialize_put_log_events(group: str, stream: str, events: Sequence[Event]) -
 class BotoSender:
     """Makes the engine's CloudWatch Logs calls with a boto3 client.
 
-    Pass a `client`, or a `client_factory` that makes one on the first call
-    (so that a handler needs no region, credentials or endpoint until it
-    sends). A factory that fails (no region, say) fails that call, as a
-    retryable error the engine counts and reports; the next call tries again.
+    Pass a `client` (a user's: used as it is, with botocore's own request
+    building) or a `client_factory` that makes one on the first call (so that
+    a handler needs no region, credentials or endpoint until it sends) and
+    again in a forked child. A factory that fails (no region, say) fails that
+    call, as an error the engine counts and reports; the next call tries again.
 
-    PutLogEvents bodies are serialized by `serialize_put_log_events` and handed
-    to botocore through a ``before-call`` hook on the client; set `fast_body`
-    to False to let botocore serialize (and, if so configured, validate) them.
+    With `fast_body` (the default for clients made by the factory),
+    PutLogEvents bodies are serialized by `serialize_put_log_events` and
+    handed to botocore through a ``before-call`` hook on that client.
     """
 
     def __init__(
         self,
         client: Any = None,
         *,
-        fast_body: bool = True,
         client_factory: Optional[Callable[[], Any]] = None,
+        fast_body: Optional[bool] = None,
     ) -> None:
         if (client is None) == (client_factory is None):
             raise TypeError("BotoSender needs a client or a client_factory, not both")
-        self.fast_body = fast_body
+        self.fast_body = client_factory is not None if fast_body is None else fast_body
         self._factory = client_factory
         self._client: Any = None
         self._client_lock = threading.Lock()
@@ -242,28 +275,26 @@ class BotoSender:
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
         if not self.fast_body:
             return self._put(group, stream, events)
+        first = events[:1]
         _pending.body = serialize_put_log_events(group, stream, events)
+        _pending.expected = _params(group, stream, first)
+        _pending.swapped = False
         try:
             # botocore serializes this one event; the hook replaces the body with all of them.
-            rejected = self._put(group, stream, events[:1])
-            hooked = _pending.body is None
+            rejected = self._put(group, stream, first)
+            swapped = _pending.swapped
         finally:
-            _pending.body = None
-        if hooked:
+            _pending.body = _pending.expected = None
+        if swapped:
             return rejected
-        # The hook did not run (a botocore that no longer emits it): only the
-        # first event went. Send the rest the ordinary way from now on.
+        # The hook did not run (a botocore that no longer emits it) or found another
+        # body: only the first event went. Send the rest the ordinary way from now on.
         self.fast_body = False
         rest = self._put(group, stream, events[1:]) if len(events) > 1 else {}
         return {k: v + 1 for k, v in rest.items()}
 
     def _put(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
-        response = self._call(
-            "put_log_events",
-            logGroupName=group,
-            logStreamName=stream,
-            logEvents=[{"timestamp": ts, "message": msg} for ts, msg in events],
-        )
+        response = self._call("put_log_events", **_params(group, stream, events))
         rejected = response.get("rejectedLogEventsInfo") or {}
         return {k: int(v) for k, v in rejected.items()}
 
@@ -280,14 +311,26 @@ class BotoSender:
         self._call("put_retention_policy", logGroupName=group, retentionInDays=days)
 
     def after_fork(self) -> None:
-        """Close the pooled connections the child inherited; the parent keeps its own."""
-        endpoint = getattr(self._client, "_endpoint", None)
-        session = getattr(endpoint, "http_session", None)
-        manager = getattr(session, "_manager", None)
-        clear = getattr(manager, "clear", None)
-        if callable(clear):
-            with contextlib.suppress(Exception):
-                clear()
-        proxies = getattr(session, "_proxy_managers", None)
-        if isinstance(proxies, dict):
-            proxies.clear()
+        """Stop using the connections a forked child inherited; the parent keeps its own.
+
+        Called on the child's sender thread, never in the fork hook. A client
+        the factory made is replaced by a new one on the next call; a user's
+        client is closed (`BaseClient.close`), which leaves it usable with new
+        connections.
+        """
+        if self._factory is not None:
+            self._client_lock = threading.Lock()
+            self._client = None
+        else:
+            close = getattr(self._client, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):  # keep going with the old connections
+                    close()
+
+
+def _params(group: str, stream: str, events: Sequence[Event]) -> Dict[str, Any]:
+    return {
+        "logGroupName": group,
+        "logStreamName": stream,
+        "logEvents": [{"timestamp": ts, "message": msg} for ts, msg in events],
+    }

@@ -248,6 +248,7 @@ class Destination:
 
 
 def _boto_sender(client: Any) -> Sender:
+    """A sender for the user's own client, which it uses as it is (no body hook)."""
     from ._boto import BotoSender
 
     return BotoSender(client)

@@ -1,8 +1,19 @@
-"""The delivery engine: a bounded queue per log group, batches by CloudWatch's rules,
-one background thread, retries, group and stream creation, flush with a deadline.
+"""The delivery engine: a bounded queue per log group, sent by a few sender threads.
 
 The engine knows nothing of logging frameworks. A front end hands it events
-(a stream name, a timestamp in ms, a message string) through `submit`.
+(a stream name, a timestamp in ms, a message string) through `submit`, and
+the engine sends them in batches by CloudWatch's rules:
+
+- admission (`submit`): the queue's limits and the overflow policy;
+- scheduling (`_next_job`): which stream's batch, or which stream creation,
+  goes out next, fairly between streams, and when;
+- batching (`_batching.take_batch`, a pure function);
+- delivery (`_delivery`): one attempt, which returns an outcome;
+- applying outcomes (`_apply`): the one place where a batch's fate is settled;
+- reporting (`_note`, `_announce`): counters and rate-limited warnings.
+
+Several requests may be in flight at once, up to an adaptive limit
+(`_concurrency.AdaptiveLimit`), across streams and within one stream.
 """
 
 from __future__ import annotations
@@ -11,81 +22,108 @@ import os
 import sys
 import threading
 import time
+import traceback
 import warnings
 from collections import deque
-from operator import itemgetter
-from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple
 
 from . import _registry
+from ._batching import Item, take_batch
+from ._concurrency import AdaptiveLimit
+from ._delivery import (
+    Attempts,
+    Created,
+    Dropped,
+    GroupCreator,
+    Missing,
+    Outcome,
+    Retry,
+    Sent,
+    Split,
+    create_stream,
+    put_batch,
+)
 from ._errors import WatchtowerWarning
 from ._messages import prepare_message, warn_empty
-from ._protocol import ErrorKind, Sender, SendError
-from ._rules import (
-    EVENT_OVERHEAD,
-    MAX_BATCH_SPAN_MS,
-    MAX_EVENT_AGE_MS,
-    MAX_EVENT_FUTURE_MS,
-)
+from ._protocol import Sender
+from ._rules import EVENT_OVERHEAD
 from ._settings import BLOCK, DROP_OLDEST, Settings
 from ._threads import in_engine_call, thread_state
 
-#: Queued event: (timestamp ms, message, size in bytes with overhead, arrival number).
-_Item = Tuple[int, str, int, int]
-
-#: Idle streams the worker keeps track of before it forgets them.
+#: Idle streams the engine keeps track of before it forgets them.
 _IDLE_STREAMS_KEPT = 64
+#: Stream names remembered as existing (created or written to) before the memory is reset.
+_KNOWN_STREAMS_KEPT = 100_000
 
 #: How often the same kind of problem is warned about, at most (seconds).
 REPORT_INTERVAL = 60.0
 
-_by_timestamp = itemgetter(0)
-_by_arrival = itemgetter(3)
+#: The two kinds of job a sender thread does.
+PUT = "put"
+CREATE = "create"
 
 
 class _Batch:
     """Events on their way out together, sorted by timestamp, with their retry state."""
 
-    __slots__ = (
-        "attempts",
-        "events",
-        "failing_since",
-        "first_arrival",
-        "maybe_stored",
-        "nbytes",
-        "retry_at",
-    )
+    __slots__ = ("events", "first_arrival", "maybe_stored", "nbytes", "past", "retry_at")
 
-    def __init__(self, events: List[_Item]) -> None:
+    def __init__(self, events: List[Item], nbytes: Optional[int] = None) -> None:
         self.events = events
-        self.nbytes = sum(e[2] for e in events)
+        self.nbytes = sum(e[2] for e in events) if nbytes is None else nbytes
         self.first_arrival = min(e[3] for e in events)
-        self.attempts = 0
-        self.failing_since: Optional[float] = None
+        self.past = Attempts()
         self.retry_at = 0.0
         self.maybe_stored = 0  # failed attempts that CloudWatch may have stored all the same
 
 
 class _Stream:
-    """One log stream's queue: events not yet batched, then batches awaiting (re)send."""
+    """One log stream: events not yet batched, batches awaiting a (re)send, batches in flight."""
 
-    __slots__ = ("arrivals", "held", "name", "pending", "pending_bytes")
+    __slots__ = (
+        "arrivals",
+        "create_past",
+        "create_retry_at",
+        "creating",
+        "in_flight",
+        "known",
+        "name",
+        "pending",
+        "pending_bytes",
+        "ready",
+    )
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, known: bool) -> None:
         self.name = name
-        self.pending: Deque[_Item] = deque()
+        self.pending: Deque[Item] = deque()
         self.pending_bytes = 0
         self.arrivals = 0
-        self.held: Deque[_Batch] = deque()
+        self.ready: Deque[_Batch] = deque()
+        self.in_flight: List[_Batch] = []
+        #: True once the stream is known to exist (or is never to be created).
+        self.known = known
+        self.creating = False
+        self.create_past = Attempts()
+        self.create_retry_at = 0.0
+
+    def idle(self) -> bool:
+        return not (self.pending or self.ready or self.in_flight or self.creating)
 
     def done_up_to(self, arrival: int) -> bool:
         """Tell whether every event that arrived before number `arrival` is finished."""
         if self.pending and self.pending[0][3] < arrival:
             return False
-        return all(b.first_arrival >= arrival for b in self.held)
+        return all(b.first_arrival >= arrival for b in self.ready) and all(
+            b.first_arrival >= arrival for b in self.in_flight
+        )
+
+
+#: A sender thread's job: (kind, stream, batch for PUT or None for CREATE).
+_Job = Tuple[str, _Stream, Optional[_Batch]]
 
 
 class Engine:
-    """Delivers events to one log group through one background thread.
+    """Delivers events to one log group through a few background sender threads.
 
     Use `submit` from any thread; it never blocks on the network (with the
     "block" overflow policy it waits at most `queue_block_timeout`).
@@ -101,6 +139,8 @@ class Engine:
         self._batch_count = settings.max_batch_count
         self._batch_bytes = settings.max_batch_size
         self._refs = 0
+        self._known: Set[str] = set()
+        self._sender_stale = False
         self._init_state()
         _registry.register(self)
 
@@ -110,19 +150,21 @@ class Engine:
         self._streams: Dict[str, _Stream] = {}
         self._queued_events = 0
         self._queued_bytes = 0
-        self._thread: Optional[threading.Thread] = None
+        self._workers: List[threading.Thread] = []
+        self._waiting = 0  # sender threads waiting for work
+        self._asleep = False  # nothing is queued: the sender threads wait for a first event
+        self._in_flight = 0
+        self._limit = AdaptiveLimit(self.settings.max_concurrency)
+        self._groups = GroupCreator()
         self._pid = os.getpid()
-        self._sleeping = False  # the worker waits for a first event
-        self._woken = False
         self._flushers = 0
-        self._draining = False
+        self._draining = False  # send every stream's pending events now (tick, pressure)
         self._next_tick = 0.0
-        self._stopping = False
         self._closed = False
         self._enqueued = 0
         self._counts: Dict[str, int] = dict.fromkeys(
             ("sent", "retried", "batches_sent", "batches_failed",
-             "possible_duplicates"), 0
+             "possible_duplicates", "streams_created"), 0
         )  # fmt: skip
         self._dropped: Dict[str, int] = {}
         self._rejected: Dict[str, int] = {}
@@ -157,7 +199,7 @@ class Engine:
             ) or self._make_room(size):
                 st = self._streams.get(stream)
                 if st is None:
-                    st = self._streams[stream] = _Stream(stream)
+                    st = self._add_stream(stream)
                 pending = st.pending
                 pending.append((timestamp, message, size, st.arrivals))
                 st.arrivals += 1
@@ -165,14 +207,20 @@ class Engine:
                 self._queued_events += 1
                 self._queued_bytes += size
                 self._enqueued += 1
-                if self._thread is None:
-                    self._start()
-                elif self._sleeping or (
-                    not self._woken
-                    and (len(pending) >= self._batch_count or st.pending_bytes >= self._batch_bytes)
+                if not self._workers:
+                    self._start_worker()
+                elif self._asleep:
+                    self._wake()
+                elif len(pending) == self._batch_count or (
+                    st.pending_bytes >= self._batch_bytes
+                    and st.pending_bytes - size < self._batch_bytes
                 ):
-                    self._woken = True
-                    self._sleeping = False
+                    self._cond.notify()  # a full batch to send
+                elif not self._draining and (
+                    self._queued_events * 2 >= self._max_events
+                    or self._queued_bytes * 2 >= self._max_bytes
+                ):
+                    self._draining = True  # half full: send every stream now
                     self._cond.notify()
                 accepted = True
             else:
@@ -181,13 +229,36 @@ class Engine:
             self._announce()
         return accepted
 
+    def _add_stream(self, name: str) -> _Stream:
+        """Start tracking stream `name` (lock held)."""
+        if len(self._streams) >= _IDLE_STREAMS_KEPT:
+            self._forget_idle_streams()
+        st = self._streams[name] = _Stream(
+            name, name in self._known or not self.settings.create_log_stream
+        )
+        return st
+
+    def _forget_idle_streams(self) -> None:
+        """Forget streams with nothing queued (lock held).
+
+        So that templates naming many streams over time ({strftime},
+        {thread_name}) don't make every pass longer; which streams exist is
+        remembered apart (`_known`).
+        """
+        for name in [n for n, st in self._streams.items() if st.idle()]:
+            del self._streams[name]
+
+    def _wake(self) -> None:
+        """Wake the sender threads from waiting for a first event (lock held)."""
+        self._asleep = False
+        self._next_tick = time.monotonic() + self.settings.send_interval
+        self._cond.notify()
+
     def _make_room(self, size: int) -> bool:
         """Apply the overflow policy (lock held); True if the new event may go in."""
         s = self.settings
-        if not self._draining and self._thread is not None:
+        if not self._draining and self._workers:
             self._draining = True  # a full queue is a reason to send now
-            self._woken = True
-            self._sleeping = False
             self._cond.notify_all()
         if s.queue_overflow == BLOCK and not in_engine_call():
             deadline = time.monotonic() + s.queue_block_timeout
@@ -209,7 +280,7 @@ class Engine:
                     if st.pending and (victim is None or st.pending[0][0] < victim.pending[0][0]):
                         victim = st
                 if victim is None:
-                    break  # all that is queued is in batches already being sent
+                    break  # all that is queued is in batches already taken
                 old = victim.pending.popleft()
                 victim.pending_bytes -= old[2]
                 self._queued_events -= 1
@@ -224,20 +295,20 @@ class Engine:
         """Send everything queued before this call; return whether that finished in time."""
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         with self._lock:
-            if self._thread is None or self._pid != os.getpid():
+            if self._pid != os.getpid():
                 return not self._queued_events
-            if threading.current_thread() is self._thread:
+            if threading.current_thread() in self._workers:
                 return False
             targets = [(st, st.arrivals) for st in self._streams.values() if st.arrivals]
             self._flushers += 1
-            self._woken = True
-            self._sleeping = False
             self._cond.notify_all()
             try:
                 while not all(st.done_up_to(n) for st, n in targets):
                     left = None if deadline is None else deadline - time.monotonic()
-                    if (left is not None and left <= 0) or not self._thread.is_alive():
+                    if (left is not None and left <= 0) or self._closed:
                         return False
+                    if not self._workers:
+                        self._start_worker()
                     self._cond.wait(left)
                 return True
             finally:
@@ -253,46 +324,55 @@ class Engine:
         return self.flush(timeout)
 
     def close(self, timeout: Optional[float] = None) -> bool:
-        """Deliver what is queued (up to `timeout`), stop the thread, report what is left.
+        """Deliver what is queued (up to `timeout`), stop the senders, report what is left.
 
-        Idempotent. Returns whether everything queued was delivered.
+        Requests already in flight are waited for within the same `timeout`;
+        what they carry is counted when they end (sent, or dropped as
+        ``close_timeout`` if they fail). Idempotent. Returns whether everything
+        queued was delivered.
         """
         _registry.forget(self)
-        start = time.monotonic()
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         done = self.flush(timeout)
         with self._lock:
             if self._closed:
                 return done
             self._closed = True
-            self._stopping = True
             self._cond.notify_all()
-            thread = self._thread
-        if (
-            thread is not None
-            and thread is not threading.current_thread()
-            and (self._pid == os.getpid())
-        ):
-            left = None if timeout is None else max(0.0, timeout - (time.monotonic() - start))
-            thread.join(1.0 if left is None else min(left, 1.0))
-        with self._lock:
-            lost = self._queued_events
+            while self._in_flight and self._pid == os.getpid():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+            lost = lost_bytes = 0
+            for st in self._streams.values():
+                lost += len(st.pending) + sum(len(b.events) for b in st.ready)
+                lost_bytes += st.pending_bytes + sum(b.nbytes for b in st.ready)
+                st.pending.clear()
+                st.pending_bytes = 0
+                st.ready.clear()
+            in_flight = self._queued_events - lost
             if lost:
-                for st in self._streams.values():
-                    st.pending.clear()
-                    st.held.clear()
-                self._queued_events = self._queued_bytes = 0
+                self._queued_events -= lost
+                self._queued_bytes -= lost_bytes
                 self._count_drop("close_timeout", lost)
                 self._notices = [n for n in self._notices if "close timeout" not in n]
+            workers = list(self._workers)
+            last_error = self._last_error
+        if self._pid == os.getpid():
+            for worker in workers:
+                if worker is not threading.current_thread():
+                    worker.join(0.1 if lost or in_flight else 1.0)
         self._announce()
         if lost:
-            why = f" (last error: {self._last_error})" if self._last_error else ""
+            why = f" (last error: {last_error})" if last_error else ""
             warnings.warn(
                 f"Timed out while delivering logs: {lost} events for log group "
                 f"{self.settings.log_group_name!r} could not be delivered before close{why}",
                 WatchtowerWarning,
                 stacklevel=2,
             )
-        return done and not lost
+        return done and not lost and not in_flight
 
     @property
     def closed(self) -> bool:
@@ -309,6 +389,8 @@ class Engine:
             figures: Dict[str, Any] = {"enqueued": self._enqueued, **self._counts}
             figures["queued"] = self._queued_events
             figures["queued_bytes"] = self._queued_bytes
+            figures["in_flight"] = self._in_flight
+            figures["concurrency"] = self._limit.allowed
             figures["dropped"] = dict(self._dropped)
             figures["rejected"] = dict(self._rejected)
             figures["last_error"] = self._last_error
@@ -318,310 +400,356 @@ class Engine:
     # ------------------------------------------------------------ synchronous
 
     def send_now(self, stream: str, timestamp: int, message: str, attempts: int = 5) -> bool:
-        """Send one event on the calling thread (watchtower's ``use_queues=False``)."""
+        """Send one event on the calling thread (watchtower's ``use_queues=False``).
+
+        Makes at most `attempts` attempts, waiting at most a second between two.
+        """
+        if not message:
+            warn_empty()
+            return False
         message, size = prepare_message(message, self.settings.max_body_size)
-        batch = _Batch([(timestamp, message, size, 0)])
         with self._lock:
-            self._enqueued += 1
-            self._queued_events += 1
-            self._queued_bytes += size
+            if self._closed:
+                self._count_drop("closed", 1)
+                st = None
+            else:
+                self._enqueued += 1
+                self._queued_events += 1
+                self._queued_bytes += size
+                known = stream in self._known or not self.settings.create_log_stream
+                st = _Stream(stream, known)  # the call's own: never seen by the senders
+                st.ready.append(_Batch([(timestamp, message, size, 0)], size))
+        if st is None:
+            self._announce()
+            return False
         thread_state.in_engine = True
         try:
             for attempt in range(attempts):
-                if self._deliver(stream, batch, time.monotonic()):
-                    return True
-                if batch.events and attempt + 1 < attempts:
-                    time.sleep(min(1.0, max(0.0, batch.retry_at - time.monotonic())))
-            if batch.events:
-                self._finish(batch, dropped="retries_exhausted")
+                if attempt:
+                    due = st.ready[0].retry_at if st.known else st.create_retry_at
+                    time.sleep(min(1.0, max(0.0, due - time.monotonic())))
+                job: _Job
+                if st.known:
+                    head = st.ready.popleft()
+                    st.in_flight.append(head)
+                    job = (PUT, st, head)
+                else:
+                    st.creating = True
+                    job = (CREATE, st, None)
+                outcome = self._attempt(job)
+                with self._lock:
+                    self._apply(job, outcome)
+                if not st.ready:  # settled: sent, rejected or dropped
+                    return isinstance(outcome, Sent)
+            with self._lock:
+                for left in st.ready:
+                    self._settle(left, dropped="retries_exhausted")
+                st.ready.clear()
             return False
         finally:
             thread_state.in_engine = False
             if self._notices:
                 self._announce()
 
-    # ----------------------------------------------------------------- worker
+    # ---------------------------------------------------------- sender threads
 
-    def _start(self) -> None:
-        self._next_tick = time.monotonic() + self.settings.send_interval
-        self._thread = threading.Thread(
-            target=self._run, name=f"wt_adapters:{self.settings.log_group_name}", daemon=True
+    def _start_worker(self) -> None:
+        """Start one more sender thread (lock held)."""
+        if not self._workers:
+            self._next_tick = time.monotonic() + self.settings.send_interval
+        worker = threading.Thread(
+            target=self._run,
+            name=f"wt_adapters:{self.settings.log_group_name}:{len(self._workers)}",
+            daemon=True,
         )
-        self._thread.start()
+        self._workers.append(worker)
+        worker.start()
 
     def _run(self) -> None:
         thread_state.in_engine = True
+        me = threading.current_thread()
+        job: Optional[_Job] = None
         try:
+            if self._sender_stale:  # the first sender thread in a forked child
+                self._sender_stale = False
+                self.sender.after_fork()
             while True:
                 with self._lock:
-                    work = self._next_work()
-                    if work is None:
+                    job = self._next_job()
+                    if job is None:
+                        if me in self._workers:
+                            self._workers.remove(me)
                         return
-                for st, batch in work:
-                    self._deliver(st.name, batch, time.monotonic())
-                    with self._lock:
-                        if not batch.events and st.held and st.held[0] is batch:
-                            st.held.popleft()
-                        self._cond.notify_all()
-                    if self._notices:
-                        self._announce()
-        except BaseException as e:  # pragma: no cover - a bug; say so rather than die quietly
-            sys.stderr.write(f"wt_adapters: the delivery thread stopped: {e!r}\n")
-            raise
+                outcome = self._attempt(job)
+                with self._lock:
+                    self._in_flight -= 1
+                    self._apply(job, outcome)
+                    job = None
+                if self._notices:
+                    self._announce()
+        except BaseException as e:
+            self._died(me, job, e)
 
-    def _next_work(self) -> Optional[List[Tuple[_Stream, _Batch]]]:
-        """Wait (lock held) until some batch should go out; None when the engine stops."""
+    def _died(self, me: threading.Thread, job: Optional[_Job], error: BaseException) -> None:
+        """A sender thread failed (a bug, MemoryError): put its job back and say so."""
+        try:
+            with self._lock:
+                if me in self._workers:
+                    self._workers.remove(me)
+                if job is not None:
+                    kind, st, batch = job
+                    self._in_flight -= 1
+                    if kind == CREATE:
+                        st.creating = False
+                    elif batch is not None and batch in st.in_flight:
+                        st.in_flight.remove(batch)
+                        st.ready.appendleft(batch)
+                self._cond.notify_all()
+            sys.stderr.write(
+                f"wt_adapters: a delivery thread for log group {self.settings.log_group_name!r}"
+                f" stopped: {error!r}; another is started when needed\n"
+                + "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            )
+        except BaseException:  # pragma: no cover - nothing more can be done
+            pass
+
+    def _attempt(self, job: _Job) -> Outcome:
+        """Make the job's one CloudWatch attempt (lock not held)."""
+        kind, st, batch = job
+        if kind == CREATE:
+            return create_stream(self.sender, self.settings, st.name, self._groups, st.create_past)
+        assert batch is not None
+        return put_batch(
+            self.sender, self.settings, st.name, [(e[0], e[1]) for e in batch.events], batch.past
+        )
+
+    def _next_job(self) -> Optional[_Job]:
+        """Wait (lock held) until there is a job to do; None when the engine stops."""
         s = self.settings
         while True:
+            if self._closed:
+                return None
             now = time.monotonic()
             if now >= self._next_tick:
                 self._draining = True
                 self._next_tick = now + s.send_interval
-            urgent = self._draining or self._flushers > 0 or self._stopping
-            work: List[Tuple[_Stream, _Batch]] = []
             wait: Optional[float] = None
-            anything = False
-            for st in self._streams.values():
-                if (
-                    not st.held
-                    and st.pending
-                    and (
-                        urgent
-                        or len(st.pending) >= s.max_batch_count
-                        or st.pending_bytes >= s.max_batch_size
-                    )
-                ):
-                    self._take_batch(st)
-                if st.held:
-                    anything = True
-                    head = st.held[0]
-                    if head.retry_at <= now:
-                        work.append((st, head))
-                    else:
-                        wait = (
-                            head.retry_at - now if wait is None else min(wait, head.retry_at - now)
-                        )
-                elif st.pending:
-                    anything = True
-            if work:
-                return work
-            if len(self._streams) > _IDLE_STREAMS_KEPT:
-                # Forget idle streams, so that templates naming many of them over time
-                # ({strftime}, {thread_name}) don't make every pass longer.
-                for name in [
-                    n for n, st in self._streams.items() if not st.pending and not st.held
-                ]:
-                    del self._streams[name]
-            if self._draining and not any(st.pending for st in self._streams.values()):
+            if self._in_flight < self._limit.allowed:
+                job, wait = self._pick(now)
+                if job is not None:
+                    self._in_flight += 1
+                    if self._waiting:
+                        self._cond.notify()  # there may be more: let another thread look
+                    elif len(self._workers) < self._limit.allowed:
+                        self._start_worker()
+                    return job
+            if not self._queued_events:
+                self._asleep = True  # nothing queued: wait for `submit` to wake us
                 self._draining = False
-            if self._stopping and (self._closed or not anything):
-                return None
-            if not anything:
-                self._sleeping = True
                 wait = None
-            elif wait is None or any(st.pending for st in self._streams.values()):
-                tick = max(0.0, self._next_tick - now)
-                wait = tick if wait is None else min(wait, tick)
-            self._woken = False
-            self._cond.wait(wait)
-            if self._sleeping:
-                # Woken from idle by a first event: it may wait a whole send_interval.
-                self._sleeping = False
-                self._next_tick = time.monotonic() + s.send_interval
+                if len(self._streams) > _IDLE_STREAMS_KEPT:
+                    self._forget_idle_streams()
+            self._waiting += 1
+            try:
+                self._cond.wait(wait)
+            finally:
+                self._waiting -= 1
 
-    def _take_batch(self, st: _Stream) -> None:
-        """Move the next batch from `st.pending` to `st.held` (lock held)."""
+    def _pick(self, now: float) -> Tuple[Optional[_Job], Optional[float]]:
+        """Choose the next job (lock held), or say how long until one may be due.
+
+        Streams take turns: the one served goes to the back of the line. A
+        stream whose batch waits for a retry sends nothing else meanwhile.
+        """
         s = self.settings
-        pending = st.pending
-        while pending:
-            events: List[_Item]
-            if len(pending) <= s.max_batch_count and st.pending_bytes <= s.max_batch_size:
-                events = list(pending)  # all of it fits: take it in one step
-                pending.clear()
-                nbytes = st.pending_bytes
-            else:
-                events = []
-                nbytes = 0
-                while pending and len(events) < s.max_batch_count:
-                    size = pending[0][2]
-                    if nbytes + size > s.max_batch_size:
-                        break
-                    events.append(pending.popleft())
-                    nbytes += size
-            st.pending_bytes -= nbytes
-            events.sort(key=_by_timestamp)
-            now_ms = int(time.time() * 1000)
-            if events[0][0] < now_ms - MAX_EVENT_AGE_MS or (
-                events[-1][0] > now_ms + MAX_EVENT_FUTURE_MS
-            ):
-                events = self._drop_out_of_range(events, now_ms)
-                if not events:
+        urgent = (
+            self._draining
+            or self._flushers > 0
+            or self._queued_events * 2 >= self._max_events
+            or self._queued_bytes * 2 >= self._max_bytes
+        )
+        wait: Optional[float] = None
+        waiting_for_tick = False
+        any_pending = False
+        job: Optional[_Job] = None
+        for st in self._streams.values():
+            if st.creating:
+                continue
+            if not st.known:
+                if not (st.pending or st.ready):
                     continue
-            if events[-1][0] - events[0][0] >= MAX_BATCH_SPAN_MS:
-                cutoff = events[0][0] + MAX_BATCH_SPAN_MS
-                cut = next(i for i, e in enumerate(events) if e[0] >= cutoff)
-                rest = sorted(events[cut:], key=_by_arrival)
-                del events[cut:]
-                pending.extendleft(reversed(rest))
-                st.pending_bytes += sum(e[2] for e in rest)
-            st.held.append(_Batch(events))
-            return
+                if st.create_retry_at > now:
+                    wait = _sooner(wait, st.create_retry_at - now)
+                    continue
+                st.creating = True
+                job = (CREATE, st, None)
+                break
+            if st.ready:
+                head = st.ready[0]
+                if head.retry_at > now:
+                    wait = _sooner(wait, head.retry_at - now)
+                    continue
+                st.ready.popleft()
+                st.in_flight.append(head)
+                job = (PUT, st, head)
+                break
+            if st.pending:
+                any_pending = True
+                if (
+                    urgent
+                    or len(st.pending) >= s.max_batch_count
+                    or (st.pending_bytes >= s.max_batch_size)
+                ):
+                    batch = self._take(st)
+                    if batch is not None:
+                        st.in_flight.append(batch)
+                        job = (PUT, st, batch)
+                        break
+                else:
+                    waiting_for_tick = True
+        if job is not None:
+            name = job[1].name
+            self._streams[name] = self._streams.pop(name)  # to the back of the line
+            return job, None
+        if self._draining and not any_pending:
+            self._draining = False
+        if waiting_for_tick:
+            wait = _sooner(wait, max(0.0, self._next_tick - now))
+        return None, wait
 
-    def _drop_out_of_range(self, events: List[_Item], now_ms: int) -> List[_Item]:
-        oldest, newest = now_ms - MAX_EVENT_AGE_MS, now_ms + MAX_EVENT_FUTURE_MS
-        kept = [e for e in events if oldest <= e[0] <= newest]
-        for reason, bad in (
-            ("too_old", [e for e in events if e[0] < oldest]),
-            ("too_new", [e for e in events if e[0] > newest]),
-        ):
+    def _take(self, st: _Stream) -> Optional[_Batch]:
+        """Take the stream's next batch off its pending events (lock held)."""
+        s = self.settings
+        taken = take_batch(
+            st.pending, st.pending_bytes, s.max_batch_count, s.max_batch_size, _now_ms()
+        )
+        st.pending_bytes -= taken.removed_bytes
+        for reason, bad in (("too_old", taken.too_old), ("too_new", taken.too_new)):
             if bad:
                 self._queued_events -= len(bad)
                 self._queued_bytes -= sum(e[2] for e in bad)
                 self._count_drop(reason, len(bad))
-        return kept
+        return _Batch(taken.events, taken.nbytes) if taken.events else None
 
-    # --------------------------------------------------------------- delivery
+    # ------------------------------------------------------- applying outcomes
 
-    def _deliver(self, stream: str, batch: _Batch, now: float) -> bool:
-        """Make one attempt at sending `batch`; settle it, or schedule its retry.
-
-        Returns True when the batch is settled (sent, rejected or dropped).
-        """
-        group = self.settings.log_group_name
-        events = [(e[0], e[1]) for e in batch.events]
-        try:
-            try:
-                rejected = self.sender.put_log_events(group, stream, events)
-            except SendError as e:
-                if e.kind is not ErrorKind.NOT_FOUND or not self._create(stream):
-                    raise
-                rejected = self.sender.put_log_events(group, stream, events)
-        except SendError as e:
-            return self._failed(stream, batch, e, now)
-        except Exception as e:  # a sender bug or an unexpected client error: retry later
-            return self._failed(
-                stream, batch, SendError(ErrorKind.RETRY, type(e).__name__, str(e)), now
-            )
-        self._finish(batch, rejected=rejected)
-        return True
-
-    def _create(self, stream: str) -> bool:
-        """Create the missing stream (and group, if allowed); True if both now exist."""
-        s = self.settings
-        group = s.log_group_name
-        if not s.create_log_stream:
-            self._report(
-                "no_stream",
-                f"log stream {stream!r} in log group {group!r} does not"
-                " exist and create_log_stream is False",
-            )
-            return False
-        try:
-            self.sender.create_log_stream(group, stream)
-            return True
-        except SendError as stream_error:
-            if stream_error.kind is ErrorKind.ALREADY_EXISTS:
-                return True
-            if stream_error.kind is not ErrorKind.NOT_FOUND:
-                raise
-        if not s.create_log_group:
-            self._report(
-                "no_group", f"log group {group!r} does not exist and create_log_group is False"
-            )
-            return False
-        try:
-            self.sender.create_log_group(group, dict(s.log_group_tags))
-            created = True
-        except SendError as group_error:
-            if group_error.kind is not ErrorKind.ALREADY_EXISTS:
-                raise
-            created = False
-        if created and s.log_group_retention_days:
-            try:
-                self.sender.put_retention_policy(group, s.log_group_retention_days)
-            except SendError as e:
-                self._report("retention", f"Failed to set retention on log group {group!r}: {e}")
-        try:
-            self.sender.create_log_stream(group, stream)
-        except SendError as retry_error:
-            if retry_error.kind is not ErrorKind.ALREADY_EXISTS:
-                raise
-        return True
-
-    def _failed(self, stream: str, batch: _Batch, error: SendError, now: float) -> bool:
-        s = self.settings
-        with self._lock:
+    def _apply(self, job: _Job, outcome: Outcome) -> None:
+        """Settle what an attempt came to (lock held): the one place a batch's fate changes."""
+        kind, st, batch = job
+        now = time.monotonic()
+        if kind == CREATE:
+            st.creating = False
+            if isinstance(outcome, Created):
+                st.known = True
+                self._remember(st.name)
+                self._counts["streams_created"] += 1
+                st.create_past = Attempts()
+                self._limit.succeeded(outcome.rtt, now)
+                if outcome.report:
+                    self._note(*outcome.report)
+            elif isinstance(outcome, Retry):
+                self._failed_attempt(outcome)
+                st.create_past.count += 1
+                st.create_past.failing_since = outcome.failing_since
+                st.create_retry_at = outcome.at
+                if now - outcome.failing_since >= self.settings.retry.deadline:
+                    self._give_up_stream(st, str(outcome.error))
+            self._cond.notify_all()
+            return
+        assert batch is not None
+        st.in_flight.remove(batch)
+        if isinstance(outcome, Sent):
+            self._remember(st.name)
+            self._limit.succeeded(outcome.rtt, now)
+            self._settle(batch, rejected=outcome.rejected)
+        elif isinstance(outcome, Dropped):
+            self._note(*outcome.report)
+            self._settle(batch, dropped=outcome.reason)
+        elif isinstance(outcome, Split):
             self._counts["batches_failed"] += 1
-            self._last_error = str(error)
-        if error.kind is ErrorKind.INVALID:
-            if len(batch.events) == 1:
-                self._report(
-                    "invalid", f"CloudWatch refused a log event for stream {stream!r}: {error}"
-                )
-                self._finish(batch, dropped="invalid")
-                return True
-            # Find the offending event: send each half on its own.
+            self._last_error = str(outcome.error)
             half = len(batch.events) // 2
-            first, second = _Batch(batch.events[:half]), _Batch(batch.events[half:])
-            with self._lock:
-                st = self._streams.get(stream)
-                if st is not None and st.held and st.held[0] is batch:
-                    st.held.popleft()
-                    st.held.extendleft((second, first))
-                    batch.events = []
-                    return True
-            # A synchronous send: try the halves right here.
-            ok = self._deliver(stream, first, now) and self._deliver(stream, second, now)
-            batch.events = []
-            return ok
-        if error.kind is ErrorKind.AUTH:
-            self._report(f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
-        batch.attempts += 1
-        batch.maybe_stored += error.maybe_stored
-        if batch.failing_since is None:
-            batch.failing_since = now
-        if now - batch.failing_since >= s.retry.deadline:
-            self._report(
-                "deadline",
-                f"Failed to deliver logs to {s.log_group_name!r}/{stream!r} within"
-                f" {s.retry.deadline:g} s; dropping {len(batch.events)} events: {error}",
-            )
-            self._finish(batch, dropped="retry_deadline")
-            return True
-        batch.retry_at = now + s.retry.delay(batch.attempts)
-        with self._lock:
-            self._counts["retried"] += len(batch.events)
-        return False
+            st.ready.extendleft((_Batch(batch.events[half:]), _Batch(batch.events[:half])))
+        elif isinstance(outcome, (Retry, Missing)):
+            self._failed_attempt(outcome)
+            batch.past.count += 1
+            batch.past.failing_since = outcome.failing_since
+            batch.maybe_stored += outcome.error.maybe_stored
+            batch.retry_at = outcome.at
+            if self._closed:
+                self._settle(batch, dropped="close_timeout")
+            else:
+                self._counts["retried"] += len(batch.events)
+                st.ready.appendleft(batch)
+                if isinstance(outcome, Missing):
+                    st.known = False
+                    self._known.discard(st.name)
+        self._cond.notify_all()
 
-    def _finish(
+    def _failed_attempt(self, outcome: Retry | Missing) -> None:
+        """Count a failed call and adapt the concurrency to it (lock held)."""
+        self._counts["batches_failed"] += 1
+        self._last_error = str(outcome.error)
+        if outcome.error.throttled:
+            self._limit.throttled(time.monotonic())
+        if isinstance(outcome, Retry) and outcome.report:
+            self._note(*outcome.report)
+
+    def _give_up_stream(self, st: _Stream, error: str) -> None:
+        """Drop what waits for a stream that could not be created in time (lock held)."""
+        n = len(st.pending) + sum(len(b.events) for b in st.ready)
+        for b in st.ready:
+            self._settle(b, dropped="retry_deadline")
+        st.ready.clear()
+        if st.pending:
+            self._queued_events -= len(st.pending)
+            self._queued_bytes -= st.pending_bytes
+            self._count_drop("retry_deadline", len(st.pending))
+            st.pending.clear()
+            st.pending_bytes = 0
+        st.create_past = Attempts()
+        if n:
+            self._note(
+                "deadline",
+                f"Failed to create log stream {st.name!r} in {self.settings.log_group_name!r}"
+                f" within {self.settings.retry.deadline:g} s; dropping {n} events: {error}",
+            )
+
+    def _remember(self, stream: str) -> None:
+        known = self._known
+        if stream not in known:
+            if len(known) >= _KNOWN_STREAMS_KEPT:
+                known.clear()
+            known.add(stream)
+
+    def _settle(
         self,
         batch: _Batch,
         *,
         rejected: Optional[Mapping[str, int]] = None,
         dropped: Optional[str] = None,
     ) -> None:
-        """Settle a batch: count it as sent, rejected or dropped, and free its room."""
+        """Count a batch as sent, rejected or dropped, and free its room (lock held)."""
         n = len(batch.events)
-        with self._lock:
-            self._queued_events -= n
-            self._queued_bytes -= batch.nbytes
-            if dropped:
-                self._count_drop(dropped, n)
-            else:
-                before = dict(self._rejected)
-                refused = _count_rejected(rejected or {}, n, self._rejected)
-                self._counts["sent"] += n - refused
-                self._counts["batches_sent"] += 1
-                self._counts["possible_duplicates"] += n * batch.maybe_stored
-                for reason, total in self._rejected.items():
-                    if total != before.get(reason):
-                        self._note(
-                            f"rejected:{reason}",
-                            f"CloudWatch rejected log events as {reason.replace('_', ' ')}:"
-                            f" {total} so far for log group {self.settings.log_group_name!r}",
-                        )
-            batch.events = []
-            self._cond.notify_all()
+        self._queued_events -= n
+        self._queued_bytes -= batch.nbytes
+        if dropped:
+            self._count_drop(dropped, n)
+        else:
+            before = dict(self._rejected)
+            refused = _count_rejected(rejected or {}, n, self._rejected)
+            self._counts["sent"] += n - refused
+            self._counts["batches_sent"] += 1
+            self._counts["possible_duplicates"] += n * batch.maybe_stored
+            for reason, total in self._rejected.items():
+                if total != before.get(reason):
+                    self._note(
+                        f"rejected:{reason}",
+                        f"CloudWatch rejected log events as {reason.replace('_', ' ')}:"
+                        f" {total} so far for log group {self.settings.log_group_name!r}",
+                        error=False,
+                    )
+        batch.events = []
 
     # -------------------------------------------------------------- reporting
 
@@ -632,13 +760,16 @@ class Engine:
             f"drop:{reason}",
             f"wt_adapters dropped log events for log group {self.settings.log_group_name!r}:"
             f" {self._dropped[reason]} so far because of {reason.replace('_', ' ')}",
+            error=False,
         )
 
     def _note(self, key: str, message: str, *, error: bool = True) -> None:
         """Queue a warning (lock held), unless the same kind was warned of lately.
 
-        Warnings are issued by `_announce`, outside the lock: a warning may be
-        routed into logging (`logging.captureWarnings`) and so back to us.
+        A delivery problem (`error`) also becomes `last_error`; a count of
+        drops does not, so that the real cause stays there. Warnings are issued
+        by `_announce`, outside the lock: a warning may be routed into logging
+        (`logging.captureWarnings`) and so back to us.
         """
         now = time.monotonic()
         last = self._reported.get(key)
@@ -648,12 +779,6 @@ class Engine:
             return
         self._reported[key] = now
         self._notices.append(message)
-
-    def _report(self, key: str, message: str) -> None:
-        """Warn of a problem now, rate-limited per kind (lock not held)."""
-        with self._lock:
-            self._note(key, message)
-        self._announce()
 
     def _announce(self) -> None:
         """Issue the warnings noted so far (lock not held)."""
@@ -665,11 +790,24 @@ class Engine:
     # ------------------------------------------------------------------- fork
 
     def _after_fork_in_child(self) -> None:
-        """Start afresh in a forked child: the parent delivers what it had queued."""
+        """Start afresh in a forked child: the parent delivers what it had queued.
+
+        Runs in the at-fork hook, so it takes no lock: it only replaces state.
+        The inherited connections are dropped by the child's first sender
+        thread, before its first request.
+        """
         refs = self._refs
         self._init_state()
         self._refs = refs
-        self.sender.after_fork()
+        self._sender_stale = True
+
+
+def _sooner(wait: Optional[float], other: float) -> float:
+    return other if wait is None else min(wait, other)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _count_rejected(info: Mapping[str, int], n: int, into: Dict[str, int]) -> int:

@@ -27,7 +27,13 @@ class SendError(Exception):
     """A CloudWatch call failed; `kind` says what to do about it."""
 
     def __init__(
-        self, kind: ErrorKind, code: str, message: str, *, maybe_stored: bool = False
+        self,
+        kind: ErrorKind,
+        code: str,
+        message: str,
+        *,
+        maybe_stored: bool = False,
+        throttled: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.kind = kind
@@ -35,6 +41,8 @@ class SendError(Exception):
         self.message = message
         #: True when the request may have been stored although the response was lost.
         self.maybe_stored = maybe_stored
+        #: True when CloudWatch refused the call for its rate (send less at once).
+        self.throttled = throttled
 
 
 class Sender(Protocol):

@@ -48,6 +48,7 @@ class Settings:
     queue_overflow: str = DROP_OLDEST
     queue_block_timeout: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_concurrency: int = 10
 
     def __post_init__(self) -> None:
         check_log_group_name(self.log_group_name)
@@ -87,6 +88,7 @@ class Settings:
                 f"queue_overflow={self.queue_overflow!r} must be one of {OVERFLOW_POLICIES}"
             )
         _number("queue_block_timeout", self.queue_block_timeout, low=0)
+        _number("max_concurrency", self.max_concurrency, low=1, integer=True)
 
     @property
     def max_body_size(self) -> int:

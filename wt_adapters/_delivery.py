@@ -1,0 +1,216 @@
+"""One attempt at a CloudWatch call, and what came of it.
+
+`put_batch` and `create_stream` each make one attempt through a `Sender` and
+return an outcome: sent (with CloudWatch's rejections), created, retry at a
+given time, split the batch into halves, the stream is missing, or dropped
+for a reason. They change nothing of the engine's: the engine applies the
+outcome, under its lock, in one place (`Engine._apply`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence, Tuple, Union
+
+from ._protocol import ErrorKind, Event, Sender, SendError
+from ._settings import Settings
+
+#: A warning to give: (kind, for rate limiting; text).
+Report = Tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """CloudWatch stored the batch, less the events its response says it rejected."""
+
+    rejected: Mapping[str, int]
+    rtt: float
+
+
+@dataclass(frozen=True)
+class Created:
+    """The stream exists now (created, or found to exist)."""
+
+    rtt: float
+    report: Optional[Report] = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The call failed in a way worth trying again at `at` (monotonic seconds)."""
+
+    at: float
+    error: SendError
+    failing_since: float
+    report: Optional[Report] = None
+
+
+@dataclass(frozen=True)
+class Split:
+    """CloudWatch refused the batch as invalid: send each half on its own to find the culprit."""
+
+    error: SendError
+
+
+@dataclass(frozen=True)
+class Missing:
+    """The stream (or its group) is missing: create it, then resend the batch at `at`."""
+
+    at: float
+    error: SendError
+    failing_since: float
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """Give the events up, counted under `reason`, with a warning."""
+
+    reason: str
+    report: Report
+
+
+Outcome = Union[Sent, Created, Retry, Split, Missing, Dropped]
+
+
+@dataclass
+class Attempts:
+    """A batch's (or a stream creation's) record of failed attempts."""
+
+    count: int = 0
+    failing_since: Optional[float] = None
+
+
+def put_batch(
+    sender: Sender, settings: Settings, stream: str, events: Sequence[Event], past: Attempts
+) -> Outcome:
+    """Make one PutLogEvents attempt for `events` and say what came of it."""
+    start = time.monotonic()
+    try:
+        rejected = sender.put_log_events(settings.log_group_name, stream, events)
+    except Exception as e:  # a sender bug is retried like a failed call
+        return judge_put(_as_send_error(e), settings, stream, len(events), past, time.monotonic())
+    return Sent(rejected, time.monotonic() - start)
+
+
+def judge_put(
+    error: SendError, settings: Settings, stream: str, count: int, past: Attempts, now: float
+) -> Outcome:
+    """Decide what a failed PutLogEvents of `count` events leads to."""
+    group = settings.log_group_name
+    if error.kind is ErrorKind.INVALID:
+        if count > 1:
+            return Split(error)
+        return Dropped(
+            "invalid", ("invalid", f"CloudWatch refused a log event for stream {stream!r}: {error}")
+        )
+    since = now if past.failing_since is None else past.failing_since
+    if now - since >= settings.retry.deadline:
+        return Dropped(
+            "retry_deadline",
+            (
+                "deadline",
+                f"Failed to deliver logs to {group!r}/{stream!r} within"
+                f" {settings.retry.deadline:g} s; dropping {count} events: {error}",
+            ),
+        )
+    if error.kind is ErrorKind.NOT_FOUND and settings.create_log_stream:
+        # The first time, create it at once; if it goes missing again, with backoff.
+        at = now if past.count == 0 else now + settings.retry.delay(past.count + 1)
+        return Missing(at, error, since)
+    report: Optional[Report] = None
+    if error.kind is ErrorKind.NOT_FOUND:
+        report = (
+            "no_stream",
+            f"log stream {stream!r} in log group {group!r} does not"
+            " exist and create_log_stream is False",
+        )
+    elif error.kind is ErrorKind.AUTH:
+        report = (f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
+    return Retry(now + settings.retry.delay(past.count + 1), error, since, report)
+
+
+class GroupCreator:
+    """Creates an engine's log group once, however many stream creations find it missing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: How many times the group was made (or found) by this engine.
+        self.generation = 0
+
+    def ensure(self, sender: Sender, settings: Settings, seen: int) -> Optional[Report]:
+        """Create the group unless it was made since generation `seen`; return a report, if any.
+
+        Raises `SendError` when CreateLogGroup fails for another reason than
+        the group being there already.
+        """
+        with self._lock:  # only the engine's sender threads wait here, never a caller
+            if self.generation != seen:
+                return None
+            group = settings.log_group_name
+            try:
+                sender.create_log_group(group, dict(settings.log_group_tags))
+                created = True
+            except SendError as e:
+                if e.kind is not ErrorKind.ALREADY_EXISTS:
+                    raise
+                created = False
+            self.generation += 1
+            if created and settings.log_group_retention_days:
+                try:
+                    sender.put_retention_policy(group, settings.log_group_retention_days)
+                except SendError as e:
+                    return ("retention", f"Failed to set retention on log group {group!r}: {e}")
+            return None
+
+
+def create_stream(
+    sender: Sender, settings: Settings, stream: str, groups: GroupCreator, past: Attempts
+) -> Outcome:
+    """Make one attempt at creating `stream` (and its group, if missing and allowed)."""
+    start = time.monotonic()
+    group = settings.log_group_name
+    seen = groups.generation
+    report: Optional[Report] = None
+    try:
+        try:
+            sender.create_log_stream(group, stream)
+        except SendError as e:
+            if e.kind is not ErrorKind.NOT_FOUND:
+                raise
+            if not settings.create_log_group:
+                now = time.monotonic()
+                return _retry_creation(
+                    e,
+                    settings,
+                    past,
+                    now,
+                    (
+                        "no_group",
+                        f"log group {group!r} does not exist and create_log_group is False",
+                    ),
+                )
+            report = groups.ensure(sender, settings, seen)
+            sender.create_log_stream(group, stream)
+    except SendError as e:
+        if e.kind is not ErrorKind.ALREADY_EXISTS:
+            return _retry_creation(e, settings, past, time.monotonic(), None)
+    except Exception as e:  # a sender bug is retried like a failed call
+        return _retry_creation(_as_send_error(e), settings, past, time.monotonic(), None)
+    return Created(time.monotonic() - start, report)
+
+
+def _retry_creation(
+    error: SendError, settings: Settings, past: Attempts, now: float, report: Optional[Report]
+) -> Outcome:
+    if error.kind is ErrorKind.AUTH and report is None:
+        report = (f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
+    since = now if past.failing_since is None else past.failing_since
+    return Retry(now + settings.retry.delay(past.count + 1), error, since, report)
+
+
+def _as_send_error(error: Exception) -> SendError:
+    if isinstance(error, SendError):
+        return error
+    return SendError(ErrorKind.RETRY, type(error).__name__, str(error))
