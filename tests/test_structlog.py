@@ -224,7 +224,7 @@ def test_the_stream_name_template_takes_the_logger_key_and_thread(
     events = read_events(client, group)
     assert {e["logStreamName"]: json.loads(e["message"])["event"] for e in events} == {
         "billing/MainThread": "one",
-        "/worker-1": "two",
+        "root/worker-1": "two",  # no logger name: "root", never an empty segment
     }
 
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import inspect
 import os
+from dataclasses import fields
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
 
 from ._engine import Engine
-from ._errors import WatchtowerError
+from ._json import encoder
 from ._json import json_serialize_default as _default_serializer
+from ._options import DEFAULT_LOG_GROUP_NAME, resolve
 from ._protocol import Sender
 from ._registry import FLUSH_TIMEOUT, shared_engine
+from ._report import remember_origin
 from ._retry import RetryPolicy
-from ._settings import DROP_OLDEST, Settings
-from ._streams import DEFAULT_LOG_STREAM_NAME, StreamNamer
+from ._settings import Settings
+from ._streams import StreamNamer
 
-#: The default log group name (watchtower's, so that a switch keeps the same group).
-DEFAULT_LOG_GROUP_NAME = "watchtower"
+__all__ = ["DEFAULT_LOG_GROUP_NAME", "Destination", "Options", "endpoint_from_env"]
 
 #: The environment variables botocore reads for a CloudWatch Logs endpoint, in order
 #: (it also reads the ``services`` section of ~/.aws/config).
@@ -70,103 +71,63 @@ sender_override: Optional[Callable[[], Sender]] = None
 
 
 class Options(TypedDict, total=False):
-    """The keyword options every front end takes (see `Destination` and the README)."""
+    """The keyword options every front end takes, for type checkers.
+
+    `_options.OPTIONS` is what defines and checks them; a test keeps the two in step.
+    """
 
     log_group_name: str
     log_stream_name: str
-    use_queues: bool
-    send_interval: Union[float, timedelta]
-    max_batch_size: int
-    max_batch_count: int
+    use_queues: Union[bool, str]
+    send_interval: Union[float, timedelta, str]
+    max_batch_size: Union[int, str]
+    max_batch_count: Union[int, str]
     boto3_client: Any
     boto3_profile_name: Optional[str]
-    create_log_group: bool
+    create_log_group: Union[bool, str]
     log_group_tags: Optional[Mapping[str, str]]
     json_serialize_default: Optional[Callable[[Any], Any]]
-    log_group_retention_days: Optional[int]
-    create_log_stream: bool
-    max_message_size: int
+    log_group_retention_days: Union[int, str, None]
+    create_log_stream: Union[bool, str]
+    max_message_size: Union[int, str]
     endpoint_url: Optional[str]
-    max_queue_events: int
-    max_queue_bytes: int
+    max_queue_events: Union[int, str]
+    max_queue_bytes: Union[int, str]
     queue_overflow: str
-    queue_block_timeout: float
-    retry_deadline: float
+    queue_block_timeout: Union[float, timedelta, str]
+    retry_deadline: Union[float, timedelta, str]
+    max_concurrency: Union[int, str]
+    json_library: str
 
 
-def _seconds(name: str, value: Union[float, timedelta]) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise WatchtowerError(f"{name}={value!r} must be a number of seconds or a timedelta")
-    return float(value)
+_SETTINGS_FIELDS = frozenset(f.name for f in fields(Settings))
 
 
 class Destination:
     """A log group (and stream name template) to deliver to, with every delivery option.
 
-    All front ends accept these options with these defaults (watchtower's), and
-    validate them here, before any AWS call.
+    Takes the options of `_options.OPTIONS` as keywords (all front ends take
+    them, with these defaults: watchtower's), and checks them there, before
+    any AWS call. `values` holds every option's value as checked.
     """
 
-    def __init__(
-        self,
-        *,
-        log_group_name: str = DEFAULT_LOG_GROUP_NAME,
-        log_stream_name: str = DEFAULT_LOG_STREAM_NAME,
-        use_queues: bool = True,
-        send_interval: Union[float, timedelta] = 60,
-        max_batch_size: int = 1024 * 1024,
-        max_batch_count: int = 10000,
-        boto3_client: Any = None,
-        boto3_profile_name: Optional[str] = None,
-        create_log_group: bool = True,
-        log_group_tags: Optional[Mapping[str, str]] = None,
-        json_serialize_default: Optional[Callable[[Any], Any]] = None,
-        log_group_retention_days: Optional[int] = None,
-        create_log_stream: bool = True,
-        max_message_size: int = 256 * 1024,
-        endpoint_url: Optional[str] = None,
-        max_queue_events: int = 100_000,
-        max_queue_bytes: int = 64 * 1024 * 1024,
-        queue_overflow: str = DROP_OLDEST,
-        queue_block_timeout: float = 1.0,
-        retry_deadline: float = 300.0,
-    ) -> None:
-        if boto3_client is not None and boto3_profile_name is not None:
-            raise WatchtowerError(
-                "Either boto3_client or boto3_profile_name can be specified, but not both"
-            )
-        if boto3_client is not None and not callable(getattr(boto3_client, "put_log_events", None)):
-            raise WatchtowerError(
-                f"boto3_client={boto3_client!r} is not a CloudWatch Logs client"
-                " (make one with boto3.client('logs'))"
-            )
-        if json_serialize_default is not None and not callable(json_serialize_default):
-            raise WatchtowerError(
-                f"json_serialize_default={json_serialize_default!r} must be callable"
-            )
-        if log_group_tags is not None and not isinstance(log_group_tags, Mapping):
-            raise WatchtowerError(f"log_group_tags={log_group_tags!r} must be a dict")
+    def __init__(self, **options: Any) -> None:
+        #: Every option's value, checked (defaults filled in).
+        values = resolve(options)
+        self.values: Dict[str, Any] = values
+        boto3_client = values["boto3_client"]
+        boto3_profile_name = values["boto3_profile_name"]
         self.settings = Settings(
-            log_group_name=log_group_name,
-            send_interval=_seconds("send_interval", send_interval),
-            max_batch_size=max_batch_size,
-            max_batch_count=max_batch_count,
-            max_message_size=max_message_size,
-            create_log_group=bool(create_log_group),
-            create_log_stream=bool(create_log_stream),
-            log_group_retention_days=log_group_retention_days,
-            log_group_tags=tuple(sorted((log_group_tags or {}).items())),
-            max_queue_events=max_queue_events,
-            max_queue_bytes=max_queue_bytes,
-            queue_overflow=queue_overflow,
-            queue_block_timeout=_seconds("queue_block_timeout", queue_block_timeout),
-            retry=RetryPolicy(deadline=_seconds("retry_deadline", retry_deadline)),
+            **{k: v for k, v in values.items() if k in _SETTINGS_FIELDS},
+            retry=RetryPolicy(deadline=values["retry_deadline"]),
         )
-        self.stream_names = StreamNamer(log_stream_name)
-        self.use_queues = bool(use_queues)
-        self.json_default: Callable[[Any], Any] = json_serialize_default or _default_serializer
+        self.stream_names = StreamNamer(values["log_stream_name"])
+        self.use_queues: bool = values["use_queues"]
+        self.json_default: Callable[[Any], Any] = (
+            values["json_serialize_default"] or _default_serializer
+        )
+        #: Encodes a value as JSON text, never raising (see `_json.encoder`).
+        self.encode: Callable[[Any], str] = encoder(self.json_default, values["json_library"])
         override = sender_override
         if override is not None:
             key: Any = ("override", id(override))
@@ -175,6 +136,7 @@ class Destination:
             key = ("client", id(boto3_client))
             make_sender = lambda: _boto_sender(boto3_client)  # noqa: E731
         else:
+            endpoint_url = values["endpoint_url"]
             if boto3_profile_name is not None:
                 from ._boto import check_profile
 
@@ -194,6 +156,7 @@ class Destination:
 
         settings = self.settings
         self.engine: Engine = shared_engine(key, settings, lambda: Engine(settings, make_sender()))
+        remember_origin(self.engine)
         #: True once `close` was called.
         self.closed = False
         #: Queue (or, without queues, send) one event: ``submit(stream, timestamp_ms, message)``.
@@ -205,12 +168,6 @@ class Destination:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Destination:
         """Build a destination from a front end's keyword options, naming any unknown one."""
-        unknown = sorted(set(options) - _OPTION_NAMES)
-        if unknown:
-            raise WatchtowerError(
-                f"unknown option {unknown[0]!r}; the options are: "
-                + ", ".join(sorted(_OPTION_NAMES))
-            )
         return cls(**options)
 
     @property
@@ -252,6 +209,3 @@ def _boto_sender(client: Any) -> Sender:
     from ._boto import BotoSender
 
     return BotoSender(client)
-
-
-_OPTION_NAMES = frozenset(inspect.signature(Destination.__init__).parameters) - {"self"}

@@ -1,8 +1,21 @@
-"""JSON encoding that never fails a log call.
+"""JSON encoding that never fails a log call, with orjson when it is installed.
 
-The fast path is one `json.dumps`. When the value cannot be encoded as is
-(a circular reference, NaN, a key json refuses, a `default` that raises), it is
+The fast path is one encoder call. When the value cannot be encoded as is (a
+circular reference, NaN, a key json refuses, a `default` that raises), it is
 rebuilt into something json can encode and the second attempt cannot fail.
+
+Two fast paths:
+
+- the standard library's: its C encoder made once (``_json.make_encoder``, a
+  private CPython API), checked at import against `json.dumps` on sample
+  values, and left unused if it differs in any way (a CPython change then
+  costs speed, not correctness);
+- orjson's (``pip install "wt-adapters[fast]"``): non-ASCII text is written
+  as UTF-8 rather than ``\\uXXXX`` escapes, UUIDs, dataclasses and enums are
+  encoded as orjson encodes them, integers beyond 64 bits, lone surrogates
+  and anything orjson refuses go through the standard library path. Dates
+  and datetimes still go through `default`, and NaN and infinities still
+  become strings, as on the standard library path.
 """
 
 from __future__ import annotations
@@ -12,12 +25,19 @@ import json
 import math
 from datetime import date, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
+
+from ._errors import WatchtowerError
 
 try:
     from _json import make_encoder as c_make_encoder
-except ImportError:  # pragma: no cover
+except ImportError:  # pragma: no cover - not CPython
     c_make_encoder = None  # type: ignore[assignment, misc]
+
+try:
+    import orjson
+except ImportError:  # the fast extra is not installed
+    orjson = None  # type: ignore[assignment]
 
 Default = Callable[[Any], Any]
 
@@ -77,37 +97,132 @@ def _plain(value: Any, default: Default, active: set[int], depth: int) -> Any:
         active.discard(marker)
 
 
-@functools.lru_cache(maxsize=64)
-def encoder(default: Default = json_serialize_default) -> Callable[[Any], str]:
-    """Return a function that encodes any value as compact JSON text, never raising.
+def _has_non_finite(value: Any, depth: int = 0) -> bool:
+    """Tell whether `value` holds a NaN or an infinity (orjson writes them as null)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if depth > 254:  # deeper than orjson encodes: it refused the value anyway
+        return False
+    if isinstance(value, dict):
+        return any(_has_non_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(v, depth + 1) for v in value)
+    return False
 
-    Its output is what ``json.dumps(value, default=default, separators=(",", ":"))``
-    gives whenever that succeeds and is valid JSON; otherwise NaN and infinities
-    become strings, cycles become ``"<circular reference>"`` and objects that
-    can't be encoded their repr. One encoder is made per `default` and reused.
+
+def _c_encoder(default: Default) -> Optional[Callable[[Any], str]]:
+    """json's own C encoder, made once instead of on every call (None without one).
+
+    Without cycle markers (not thread-safe to share) a cycle raises
+    RecursionError instead of ValueError; both fall back to the safe path.
     """
-    safe = json.JSONEncoder(default=default, allow_nan=False, separators=(",", ":")).encode
-    fast: Callable[[Any], str] = safe
-    if c_make_encoder is not None:
-        # json's own C encoder, made once instead of on every call. Without cycle
-        # markers (not thread-safe to share) a cycle raises RecursionError instead.
+    if c_make_encoder is None:
+        return None
+    try:
         chunks = c_make_encoder(
             None, default, encode_basestring_ascii, None, ":", ",", False, False, False
         )
-        join = "".join
+    except Exception:  # pragma: no cover - a CPython whose private API changed
+        return None
+    join = "".join
 
-        def fast(value: Any) -> str:
-            return join(chunks(value, 0))
+    def fast(value: Any) -> str:
+        return join(chunks(value, 0))
+
+    return fast
+
+
+class _Sample:
+    def __repr__(self) -> str:
+        return "<sample>"
+
+
+#: Values the C encoder must encode exactly as `json.dumps` does before it is used.
+PROBES: List[Any] = [
+    None, True, False, 0, -1, 2**64 + 1, -(2**70), 0.1, 1e300, -0.0, 1.5e-7, "",
+    'héllo ☃ 日本語 🚀\nline\ttab "q" \\ \u2028\x00\x1f\x7f', "\ud800",
+    [], {}, [1, [2, [3]]], (1, "a"),
+    {"a": 1, "b": [True, None], "c": {"d": {}}},
+    {1: "int key", 2.5: "float key", None: "none key"}, {True: "bool key"},
+    {"date": date(2020, 1, 2), "datetime": datetime(2020, 1, 2, 3, 4, 5, 6)},
+    {"object": _Sample()},
+]  # fmt: skip
+
+
+def c_encoder_agrees(candidate: Callable[[Any], str], default: Default) -> bool:
+    """Tell whether `candidate` encodes every probe exactly as `json.dumps` does."""
+    try:
+        return all(
+            candidate(v) == json.dumps(v, default=default, separators=(",", ":"), allow_nan=False)
+            for v in PROBES
+        )
+    except Exception:
+        return False
+
+
+def _probe() -> bool:
+    """Tell whether the C encoder, made as `_c_encoder` makes it, may be used."""
+    candidate = _c_encoder(json_serialize_default)
+    return candidate is not None and c_encoder_agrees(candidate, json_serialize_default)
+
+
+#: Checked once, at import.
+_c_encoder_ok = _probe()
+
+
+def orjson_available() -> bool:
+    """Tell whether orjson (the fast extra) can be used."""
+    return orjson is not None
+
+
+def _orjson_encoder(default: Default) -> Callable[[Any], str]:
+    dumps = orjson.dumps
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+    def fast(value: Any) -> str:
+        data = dumps(value, default, options)
+        if b"null" in data and _has_non_finite(value):
+            raise ValueError("NaN or infinity")  # orjson writes them as null: take the safe path
+        return data.decode()
+
+    return fast
+
+
+@functools.lru_cache(maxsize=64)
+def encoder(
+    default: Default = json_serialize_default, library: str = "auto"
+) -> Callable[[Any], str]:
+    """Return a function that encodes any value as compact JSON text, never raising.
+
+    `library` is "json" (the standard library), "orjson", or "auto" (orjson
+    when installed). On the standard library path, the output is what
+    ``json.dumps(value, default=default, separators=(",", ":"))`` gives whenever
+    that succeeds and is valid JSON; otherwise NaN and infinities become
+    strings, cycles become ``"<circular reference>"`` and objects that can't be
+    encoded their repr. One encoder is made per `default` and library, and reused.
+    """
+    use_orjson = library == "orjson" or (library == "auto" and orjson is not None)
+    if use_orjson and orjson is None:
+        raise WatchtowerError(
+            "json_library='orjson' needs orjson: pip install \"wt-adapters[fast]\""
+        )
+    safe = json.JSONEncoder(default=default, allow_nan=False, separators=(",", ":")).encode
+    fast: Optional[Callable[[Any], str]] = None
+    if use_orjson:
+        fast = _orjson_encoder(default)
+    elif _c_encoder_ok:
+        fast = _c_encoder(default)
+    first = fast or safe
 
     def encode(value: Any) -> str:
         try:
-            return fast(value)
+            return first(value)
         except Exception:
             return safe(_plain(value, default, set(), 0))
 
     return encode
 
 
-def dumps(value: Any, default: Optional[Default] = None) -> str:
+def dumps(value: Any, default: Optional[Default] = None, library: str = "auto") -> str:
     """Encode `value` as compact JSON text; never raises (see `encoder`)."""
-    return encoder(default or json_serialize_default)(value)
+    return encoder(default or json_serialize_default, library)(value)

@@ -1,94 +1,51 @@
-"""The engine's options, validated once, before any AWS call."""
+"""The engine's options, checked by the option table (`_options`), plus their cross-checks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional, Tuple
 
-from ._errors import WatchtowerError
+from ._options import BLOCK, DROP_NEWEST, DROP_OLDEST, OPTIONS, OVERFLOW_POLICIES, check_together
 from ._retry import RetryPolicy
-from ._rules import (
-    EVENT_OVERHEAD,
-    MAX_BATCH_BYTES,
-    MAX_BATCH_COUNT,
-    MAX_MESSAGE_BYTES,
-    check_log_group_name,
-    check_retention_days,
-)
+from ._rules import EVENT_OVERHEAD
 
-DROP_OLDEST = "drop_oldest"
-DROP_NEWEST = "drop_newest"
-BLOCK = "block"
-OVERFLOW_POLICIES = (DROP_OLDEST, DROP_NEWEST, BLOCK)
+__all__ = ["BLOCK", "DROP_NEWEST", "DROP_OLDEST", "OVERFLOW_POLICIES", "Settings"]
 
 
-def _number(name: str, value: Any, *, low: float, integer: bool = False) -> Any:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < low:
-        what = "an integer" if integer else "a number"
-        raise WatchtowerError(f"{name}={value!r} must be {what} >= {low:g}")
-    return value
+def _default(name: str) -> Any:
+    return OPTIONS[name].default
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The engine's options, validated. Engines with equal settings and client are shared."""
+    """The engine's options, validated. Engines with equal settings and client are shared.
+
+    A field named as an option takes that option's default and check; a
+    `Destination` fills them from a front end's options.
+    """
 
     log_group_name: str
-    send_interval: float = 60.0
-    max_batch_size: int = MAX_BATCH_BYTES
-    max_batch_count: int = MAX_BATCH_COUNT
-    max_message_size: int = 256 * 1024
-    create_log_group: bool = True
-    create_log_stream: bool = True
-    log_group_retention_days: Optional[int] = None
-    log_group_tags: Tuple[Tuple[str, str], ...] = ()
-    max_queue_events: int = 100_000
-    max_queue_bytes: int = 64 * 1024 * 1024
-    queue_overflow: str = DROP_OLDEST
-    queue_block_timeout: float = 1.0
+    send_interval: float = _default("send_interval")
+    max_batch_size: int = _default("max_batch_size")
+    max_batch_count: int = _default("max_batch_count")
+    max_message_size: int = _default("max_message_size")
+    create_log_group: bool = _default("create_log_group")
+    create_log_stream: bool = _default("create_log_stream")
+    log_group_retention_days: Optional[int] = _default("log_group_retention_days")
+    log_group_tags: Tuple[Tuple[str, str], ...] = _default("log_group_tags")
+    max_queue_events: int = _default("max_queue_events")
+    max_queue_bytes: int = _default("max_queue_bytes")
+    queue_overflow: str = _default("queue_overflow")
+    queue_block_timeout: float = _default("queue_block_timeout")
+    max_concurrency: int = _default("max_concurrency")
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    max_concurrency: int = 10
 
     def __post_init__(self) -> None:
-        check_log_group_name(self.log_group_name)
-        _number("send_interval", self.send_interval, low=0)
-        _number("max_message_size", self.max_message_size, low=1, integer=True)
-        if self.max_message_size > MAX_MESSAGE_BYTES + EVENT_OVERHEAD:
-            raise WatchtowerError(
-                f"max_message_size={self.max_message_size} is above CloudWatch's limit of"
-                f" {MAX_MESSAGE_BYTES + EVENT_OVERHEAD} bytes per event"
-            )
-        _number("max_batch_size", self.max_batch_size, low=1, integer=True)
-        if self.max_batch_size > MAX_BATCH_BYTES:
-            raise WatchtowerError(
-                f"max_batch_size={self.max_batch_size} is above CloudWatch's limit of"
-                f" {MAX_BATCH_BYTES} bytes per request"
-            )
-        if self.max_batch_size < self.max_message_size:
-            raise WatchtowerError(
-                f"max_batch_size={self.max_batch_size} is below max_message_size="
-                f"{self.max_message_size}: the largest message would not fit in a batch"
-            )
-        _number("max_batch_count", self.max_batch_count, low=1, integer=True)
-        if self.max_batch_count > MAX_BATCH_COUNT:
-            raise WatchtowerError(
-                f"max_batch_count={self.max_batch_count} must be between 1 and {MAX_BATCH_COUNT}"
-            )
-        check_retention_days(self.log_group_retention_days)
-        for key, value in self.log_group_tags:
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise WatchtowerError(
-                    f"log_group_tags: {key!r}: {value!r} must map strings to strings"
-                )
-        _number("max_queue_events", self.max_queue_events, low=1, integer=True)
-        _number("max_queue_bytes", self.max_queue_bytes, low=MAX_BATCH_BYTES, integer=True)
-        if self.queue_overflow not in OVERFLOW_POLICIES:
-            raise WatchtowerError(
-                f"queue_overflow={self.queue_overflow!r} must be one of {OVERFLOW_POLICIES}"
-            )
-        _number("queue_block_timeout", self.queue_block_timeout, low=0)
-        _number("max_concurrency", self.max_concurrency, low=1, integer=True)
+        for f in fields(self):
+            option = OPTIONS.get(f.name)
+            if option is not None:
+                object.__setattr__(self, f.name, option.parse(f.name, getattr(self, f.name)))
+        check_together(vars(self))
 
     @property
     def max_body_size(self) -> int:

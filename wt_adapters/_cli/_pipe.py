@@ -369,16 +369,10 @@ def pipe(
 
 
 def _validate(options: Dict[str, Any]) -> None:
-    """Let `Destination` check the options, with no client and no network (raises)."""
-    from .. import _destination
-    from .._memory import MemorySender
+    """Check the options by the front ends' own definitions: no engine, no network (raises)."""
+    from .._options import resolve
 
-    saved = _destination.sender_override
-    _destination.sender_override = MemorySender
-    try:
-        _destination.Destination(**options).close(0)
-    finally:
-        _destination.sender_override = saved
+    resolve(options)
 
 
 def _inputs(files: Tuple[str, ...]) -> List[Tuple[str, int, bool]]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 import time
 import traceback
-import warnings
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from .._destination import Destination, Options
-from .._errors import WatchtowerWarning
-from .._json import dumps, encoder
+from .._frontend import DEBUG, OUT, SHIP, enter, is_sdk_noise, leave
 from .._registry import FLUSH_TIMEOUT
-from .._threads import MAX_NESTING, thread_state
+from .._report import report
 
 if TYPE_CHECKING:
     from loguru import Message, Record, RecordException
@@ -24,8 +22,6 @@ STANDARD_KEYS = frozenset(
      "exception", "extra")
 )  # fmt: skip
 
-_NOISY = ("botocore", "urllib3", "boto3", "s3transfer")
-_DEBUG = 10
 _TRACEBACK_HEADER = "Traceback (most recent call last):"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -56,25 +52,25 @@ class CloudWatchSink:
     def __init__(self, destination: Destination) -> None:
         self._destination = destination
         self._stream_names = destination.stream_names
-        self._encode = encoder(destination.json_default)
+        self._encode = destination.encode
         self._submit = destination.submit
 
     def write(self, message: Message) -> None:
         """Queue one loguru message for CloudWatch; never raises."""
-        state = thread_state
-        if state.in_engine or state.depth >= MAX_NESTING:
+        how = enter()
+        if how == OUT:
             return
-        if self._destination.closed:
-            warnings.warn(
-                "Received message after CloudWatchSink.close()", WatchtowerWarning, stacklevel=2
-            )
-            return
-        state.depth += 1
         try:
+            if how != SHIP:
+                return
+            if self._destination.closed:
+                report("Received message after CloudWatchSink.close()")
+                return
             try:
                 record = message.record
                 name = record["name"] or ""
-                if record["level"].no <= _DEBUG and name.startswith(_NOISY):
+                level = record["level"].no
+                if level <= DEBUG and is_sdk_noise(name, level):
                     return
                 created = record["time"].timestamp()
                 stream = self._stream_names(name, record["thread"].name, created)
@@ -82,10 +78,10 @@ class CloudWatchSink:
             except Exception as e:  # not a loguru message: ship its text, never fail the caller
                 created = time.time()
                 stream = self._stream_names("", "", created)
-                body = dumps({"message": str(message), "error": f"unreadable record: {e!r}"})
+                body = self._encode({"message": str(message), "error": f"unreadable record: {e!r}"})
             self._submit(stream, int(created * 1000), body)
         finally:
-            state.depth -= 1
+            leave()
 
     def flush_to_cloudwatch(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
         """Send everything queued so far; return whether that finished within `timeout` seconds.

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional, Tuple
 
 from .. import _json
+from .._options import OPTIONS
 
 
 class CloudWatchLogFormatter(logging.Formatter):
@@ -15,7 +16,8 @@ class CloudWatchLogFormatter(logging.Formatter):
     With `add_log_record_attrs` (a class attribute, an instance attribute or a
     keyword argument), those `LogRecord` attributes are added to the JSON
     object; a message that isn't a dict then goes under the ``msg`` key.
-    Records are never modified.
+    Records are never modified. `json_library` is the `json_library` option
+    ("auto": orjson when installed).
     """
 
     add_log_record_attrs: Tuple[str, ...] = ()
@@ -25,9 +27,11 @@ class CloudWatchLogFormatter(logging.Formatter):
         *args: Any,
         json_serialize_default: Optional[Callable[[Any], Any]] = None,
         add_log_record_attrs: Optional[Tuple[str, ...]] = None,
+        json_library: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._json_library = OPTIONS["json_library"].parse("json_library", json_library)
         # With the default format the message is the whole text: skip the templating.
         self._message_only = type(self._style) is logging.PercentStyle and (
             self._style._fmt == "%(message)s"
@@ -68,4 +72,4 @@ class CloudWatchLogFormatter(logging.Formatter):
     @json_serialize_default.setter
     def json_serialize_default(self, value: Callable[[Any], Any]) -> None:
         self._json_default = value
-        self._encode = _json.encoder(value)
+        self._encode = _json.encoder(value, self._json_library)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, MutableMapping, Optional
 
@@ -15,10 +14,9 @@ from structlog.exceptions import DropEvent
 from structlog.processors import format_exc_info
 
 from .._destination import Destination, Options
-from .._errors import WatchtowerWarning
-from .._json import encoder
+from .._frontend import OUT, SHIP, enter, leave
 from .._registry import FLUSH_TIMEOUT
-from .._threads import MAX_NESTING, thread_state
+from .._report import report
 
 #: How far (seconds) an event dict's ``timestamp`` may be from the time of the call and
 #: still be taken as the event's time; further off, it is the user's data, not a stamp.
@@ -38,7 +36,8 @@ class CloudWatchRenderer:
     ``timestamp`` (from `structlog.processors.TimeStamper`, epoch or ISO 8601)
     when it lies within `TIMESTAMP_TOLERANCE` of it. The stream name
     template's ``{logger_name}`` is the event dict's ``logger`` key (see
-    `structlog.stdlib.add_logger_name`), else the wrapped logger's name.
+    `structlog.stdlib.add_logger_name`), else the wrapped logger's name, else
+    ``root``.
 
     Returns the JSON text so that the configured logger still writes it
     locally; with ``write_locally=False`` it raises `structlog.DropEvent`
@@ -58,31 +57,26 @@ class CloudWatchRenderer:
     def __init__(self, *, write_locally: bool = True, **options: Unpack[Options]) -> None:
         self._destination = Destination.from_options(options)
         self.write_locally = bool(write_locally)
-        self._encode = encoder(self._destination.json_default)
+        self._encode = self._destination.encode
         self._stream_names = self._destination.stream_names
         self._submit = self._destination.submit
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         """Queue `event_dict` for CloudWatch; return its JSON text (or raise `DropEvent`)."""
-        state = thread_state
-        if state.depth >= MAX_NESTING:
+        how = enter()
+        if how == OUT:
             raise DropEvent
         now = time.time()
-        state.depth += 1
         try:
             if "exc_info" in event_dict:
                 event_dict = _render_exc_info(logger, method_name, event_dict)
             message = self._encode(event_dict)
             if self._destination.closed:
-                warnings.warn(
-                    "Received message after CloudWatchRenderer.close()",
-                    WatchtowerWarning,
-                    stacklevel=2,
-                )
-            elif not state.in_engine:
+                report("Received message after CloudWatchRenderer.close()")
+            elif how == SHIP:
                 self._ship(logger, event_dict, now, message)
         finally:
-            state.depth -= 1
+            leave()
         if self.write_locally:
             return message
         raise DropEvent
@@ -93,17 +87,13 @@ class CloudWatchRenderer:
         try:
             created = _event_time(event_dict.get("timestamp"), now)
             name = event_dict.get("logger")
-            if not isinstance(name, str):
-                name = getattr(logger, "name", "")
-                name = name if isinstance(name, str) else ""
+            if not isinstance(name, str) or not name:
+                name = getattr(logger, "name", None)
+                name = name if isinstance(name, str) and name else "root"
             stream = self._stream_names(name, threading.current_thread().name, created)
             self._submit(stream, int(created * 1000), message)
         except Exception as e:  # a template that fails for this name: warn, never raise
-            warnings.warn(
-                f"Could not queue a log event for CloudWatch: {e!r}",
-                WatchtowerWarning,
-                stacklevel=3,
-            )
+            report(f"Could not queue a log event for CloudWatch: {e!r}")
 
     def flush(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
         """Send everything queued so far; return whether that finished within `timeout` seconds."""

@@ -1,0 +1,310 @@
+"""Every front end's options, each defined once: name, default, check, doc line.
+
+The stdlib handler's signature, the structlog and loguru keyword options,
+`Destination`, the engine's `Settings` and the README's table all come from
+`OPTIONS`. Adding an option is one `Option(...)` entry below (plus, if the
+engine reads it, a `Settings` field of the same name).
+
+One rule for every value: the Python type is taken as is, and so are the
+spellings a string from ``fileConfig``, YAML or an environment variable
+brings: ``"true"``/``"false"``/``"yes"``/``"no"``/``"on"``/``"off"``/``"1"``/``"0"``
+(any case) for a boolean, a numeric string for a number. Anything else is a
+`WatchtowerError` naming the argument; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from ._errors import WatchtowerError
+from ._rules import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_COUNT,
+    MAX_EVENT_BYTES,
+    check_log_group_name,
+    check_retention_days,
+)
+from ._streams import DEFAULT_LOG_STREAM_NAME, StreamNamer
+
+DROP_OLDEST = "drop_oldest"
+DROP_NEWEST = "drop_newest"
+BLOCK = "block"
+OVERFLOW_POLICIES = (DROP_OLDEST, DROP_NEWEST, BLOCK)
+
+#: `json_library` values: orjson when installed, orjson (required), the standard library.
+JSON_LIBRARIES = ("auto", "orjson", "json")
+
+#: Takes the argument's name and the value given; returns the value to use, or raises.
+Parse = Callable[[str, Any], Any]
+
+_TRUE = frozenset(("true", "yes", "on", "1"))
+_FALSE = frozenset(("false", "no", "off", "0"))
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its name, default, check (`parse`), type and doc line."""
+
+    name: str
+    default: Any
+    parse: Parse
+    kind: str
+    doc: str
+    #: One of watchtower's positional parameters (kept in watchtower's order).
+    watchtower: bool = False
+
+
+# ------------------------------------------------------------------ parsers
+
+
+def boolean(name: str, value: Any) -> bool:
+    """Take True/False, 1/0, or one of the usual spellings of them in a string."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise WatchtowerError(
+        f"{name}={value!r} must be True or False (or one of the strings"
+        " 'true', 'false', 'yes', 'no', 'on', 'off', '1', '0')"
+    )
+
+
+def _number_from_string(name: str, value: str, integer: bool) -> Any:
+    text = value.strip()
+    try:
+        return int(text) if integer else float(text)
+    except ValueError:
+        what = "an integer" if integer else "a number"
+        raise WatchtowerError(f"{name}={value!r} must be {what}") from None
+
+
+def integer(low: int, high: Optional[int] = None, *, optional: bool = False) -> Parse:
+    """An integer (or a string of one) between `low` and `high`; None too if `optional`."""
+
+    def parse(name: str, value: Any) -> Optional[int]:
+        if value is None and optional:
+            return None
+        if isinstance(value, str):
+            value = _number_from_string(name, value, integer=True)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise WatchtowerError(f"{name}={value!r} must be an integer >= {low}")
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            raise WatchtowerError(f"{name}={value!r} must be an integer {bounds}")
+        return value
+
+    return parse
+
+
+def seconds(name: str, value: Any) -> float:
+    """A duration: a number of seconds >= 0 (or a string of one), or a `timedelta`."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    elif isinstance(value, str):
+        value = _number_from_string(name, value, integer=False)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise WatchtowerError(f"{name}={value!r} must be a number of seconds or a timedelta")
+    if math.isnan(value) or value < 0:
+        raise WatchtowerError(f"{name}={value!r} must be a number of seconds >= 0")
+    return float(value)
+
+
+def choice(*choices: str) -> Parse:
+    """One of `choices`, exactly."""
+
+    def parse(name: str, value: Any) -> str:
+        if isinstance(value, str) and value in choices:
+            return value
+        raise WatchtowerError(f"{name}={value!r} must be one of {choices}")
+
+    return parse
+
+
+def json_library(name: str, value: Any) -> str:
+    """One of `JSON_LIBRARIES`; "orjson" only if it is installed."""
+    library: str = choice(*JSON_LIBRARIES)(name, value)
+    if library == "orjson" and importlib.util.find_spec("orjson") is None:
+        raise WatchtowerError(f"{name}='orjson' needs orjson: pip install \"wt-adapters[fast]\"")
+    return library
+
+
+def optional_text(name: str, value: Any) -> Optional[str]:
+    """A non-empty string, or None."""
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise WatchtowerError(f"{name}={value!r} must be a non-empty string or None")
+
+
+def group_name(name: str, value: Any) -> str:
+    """A log group name CloudWatch accepts."""
+    return check_log_group_name(value, name)
+
+
+def stream_template(name: str, value: Any) -> str:
+    """A stream name template that gives names CloudWatch accepts."""
+    StreamNamer(value, name)
+    return str(value)
+
+
+def retention(name: str, value: Any) -> Optional[int]:
+    """A retention period CloudWatch offers, in days (or a string of one), or None."""
+    if isinstance(value, str):
+        value = _number_from_string(name, value, integer=True)
+    return check_retention_days(value, name)
+
+
+def tags(name: str, value: Any) -> Tuple[Tuple[str, str], ...]:
+    """A dict of strings to strings (or None), kept as sorted pairs."""
+    if value is None:
+        return ()
+    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        value = dict(value)  # the form this returns: already checked once
+    if not isinstance(value, Mapping):
+        raise WatchtowerError(f"{name}={value!r} must be a dict")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise WatchtowerError(f"{name}: {key!r}: {item!r} must map strings to strings")
+    return tuple(sorted(value.items()))
+
+
+def function(name: str, value: Any) -> Optional[Callable[[Any], Any]]:
+    """A callable, or None."""
+    if value is None or callable(value):
+        return value  # type: ignore[no-any-return]
+    raise WatchtowerError(f"{name}={value!r} must be callable")
+
+
+def logs_client(name: str, value: Any) -> Any:
+    """A boto3 CloudWatch Logs client, or None."""
+    if value is None or callable(getattr(value, "put_log_events", None)):
+        return value
+    raise WatchtowerError(
+        f"{name}={value!r} is not a CloudWatch Logs client (make one with boto3.client('logs'))"
+    )
+
+
+# ------------------------------------------------------------------ the table
+
+#: The default log group name (watchtower's, so that a switch keeps the same group).
+DEFAULT_LOG_GROUP_NAME = "watchtower"
+
+OPTIONS: Dict[str, Option] = {
+    o.name: o
+    for o in (
+        # watchtower's positional parameters, in watchtower's order
+        Option("log_group_name", DEFAULT_LOG_GROUP_NAME, group_name, "str",
+               "Log group (1-512 of `[.-_/#A-Za-z0-9]`), created with the first batch"
+               " if missing.", watchtower=True),
+        Option("log_stream_name", DEFAULT_LOG_STREAM_NAME, stream_template, "str",
+               "Stream name template: `{machine_name}` `{program_name}` `{logger_name}`"
+               " `{process_id}` `{thread_name}` `{strftime:%Y-%m-%d}` (the event's UTC"
+               " time).", watchtower=True),
+        Option("use_queues", True, boolean, "bool",
+               "`False` sends each record on the caller's thread, before the log call"
+               " returns.", watchtower=True),
+        Option("send_interval", 60.0, seconds, "seconds",
+               "Longest an event waits before it is sent (a full batch goes at once).",
+               watchtower=True),
+        Option("max_batch_size", MAX_BATCH_BYTES, integer(1, MAX_BATCH_BYTES), "int",
+               "Most bytes per PutLogEvents request (26 bytes per event included).",
+               watchtower=True),
+        Option("max_batch_count", MAX_BATCH_COUNT, integer(1, MAX_BATCH_COUNT), "int",
+               "Most events per PutLogEvents request.", watchtower=True),
+        Option("boto3_client", None, logs_client, "client",
+               "A `boto3.client(\"logs\")` to send with.", watchtower=True),
+        Option("boto3_profile_name", None, optional_text, "str",
+               "AWS profile to make the client from (not with `boto3_client`).", watchtower=True),
+        Option("create_log_group", True, boolean, "bool",
+               "Create the log group if it does not exist.", watchtower=True),
+        Option("log_group_tags", None, tags, "dict",
+               "Tags (`{str: str}`) for a log group this creates.", watchtower=True),
+        Option("json_serialize_default", None, function, "callable",
+               "`default=` for JSON encoding; `None`: dates by `isoformat()`, the rest by"
+               " `repr()`.", watchtower=True),
+        Option("log_group_retention_days", None, retention, "int",
+               "Retention in days (one CloudWatch offers) for a log group this creates.",
+               watchtower=True),
+        Option("create_log_stream", True, boolean, "bool",
+               "Create the log stream if it does not exist.", watchtower=True),
+        Option("max_message_size", 256 * 1024, integer(1, MAX_EVENT_BYTES), "int",
+               "Longer messages are cut at a character boundary, with a warning (26 bytes"
+               " of overhead included; at most 1048576).",
+               watchtower=True),
+        # wt_adapters' own, keyword-only
+        Option("endpoint_url", None, optional_text, "str",
+               "CloudWatch Logs endpoint for the client this makes (not with `boto3_client`)."),
+        Option("max_queue_events", 100_000, integer(1), "int",
+               "Most events held in memory waiting to be sent."),
+        Option("max_queue_bytes", 64 * 1024 * 1024, integer(MAX_BATCH_BYTES), "int",
+               "Most bytes held in memory waiting to be sent."),
+        Option("queue_overflow", DROP_OLDEST, choice(*OVERFLOW_POLICIES), "str",
+               "When the queue is full: `\"drop_oldest\"`, `\"drop_newest\"` or `\"block\"`"
+               " (the caller waits up to `queue_block_timeout`)."),
+        Option("queue_block_timeout", 1.0, seconds, "seconds",
+               "With `\"block\"`, the longest a log call waits for room before dropping."),
+        Option("retry_deadline", 300.0, seconds, "seconds",
+               "Drop (and count) a batch that keeps failing after this long."),
+        Option("max_concurrency", 10, integer(1), "int",
+               "Most PutLogEvents requests in flight at once."),
+        Option("json_library", "auto", json_library, "str",
+               "JSON encoder: `\"auto\"` (orjson when installed), `\"orjson\"` or `\"json\"`"
+               " (the standard library's)."),
+    )
+}  # fmt: skip
+
+#: Watchtower's positional parameters, in order (the stdlib handler takes them so).
+POSITIONAL = tuple(o.name for o in OPTIONS.values() if o.watchtower)
+
+
+def resolve(options: Mapping[str, Any]) -> Dict[str, Any]:
+    """Check `options` (a front end's keywords); return every option's value.
+
+    Raises `WatchtowerError` naming an unknown option or a bad value. Pure: no
+    client, no engine, no I/O.
+    """
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise WatchtowerError(
+            f"unknown option {unknown[0]!r}; the options are: " + ", ".join(sorted(OPTIONS))
+        )
+    values = {
+        name: option.parse(name, options.get(name, option.default))
+        for name, option in OPTIONS.items()
+    }
+    check_together(values)
+    return values
+
+
+def check_together(values: Mapping[str, Any]) -> None:
+    """Check what no option can check alone (`resolve` and `Settings` call this)."""
+    if values.get("boto3_client") is not None and values.get("boto3_profile_name") is not None:
+        raise WatchtowerError(
+            "Either boto3_client or boto3_profile_name can be specified, but not both"
+        )
+    batch, message = values.get("max_batch_size"), values.get("max_message_size")
+    if batch is not None and message is not None and batch < message:
+        raise WatchtowerError(
+            f"max_batch_size={batch} is below max_message_size={message}:"
+            " the largest message would not fit in a batch"
+        )
+
+
+def markdown_table() -> str:
+    """The README's options table, made from `OPTIONS`."""
+    rows = ["| Option | Type | Default | What it does |", "| --- | --- | --- | --- |"]
+    for o in OPTIONS.values():
+        default = repr(o.default)
+        doc = o.doc.replace("|", "\\|")
+        rows.append(f"| `{o.name}` | {o.kind} | `{default}` | {doc} |")
+    return "\n".join(rows)
