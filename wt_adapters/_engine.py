@@ -46,6 +46,7 @@ from ._delivery import (
 from ._errors import WatchtowerWarning
 from ._messages import prepare_message, warn_empty
 from ._protocol import Sender
+from ._report import report
 from ._rules import EVENT_OVERHEAD
 from ._settings import BLOCK, DROP_OLDEST, Settings
 from ._threads import in_engine_call, thread_state
@@ -785,7 +786,7 @@ class Engine:
         with self._lock:
             notices, self._notices = self._notices, []
         for message in notices:
-            warnings.warn(message, WatchtowerWarning, stacklevel=3)
+            report(message, WatchtowerWarning, origin=self)
 
     # ------------------------------------------------------------------- fork
 

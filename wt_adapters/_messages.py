@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Tuple
 
-from ._errors import WatchtowerWarning
+from ._report import report
 from ._rules import EVENT_OVERHEAD
 
 
 def warn_empty() -> None:
-    """Warn that an empty message was not sent (CloudWatch refuses them)."""
-    warnings.warn(
-        "Received empty message. Empty messages cannot be sent to CloudWatch Logs",
-        WatchtowerWarning,
-        stacklevel=4,
-    )
+    """Warn that an empty message was not sent (CloudWatch refuses them); never raises."""
+    report("Received empty message. Empty messages cannot be sent to CloudWatch Logs")
 
 
 def prepare_message(message: str, limit: int) -> Tuple[str, int]:
     """Return the message as CloudWatch will take it, and its size with overhead.
 
     Lone surrogates become backslash escapes (CloudWatch needs valid UTF-8);
-    a message over `limit` bytes is cut at a character boundary, with a warning.
+    a message over `limit` bytes is cut at a character boundary, with a warning
+    (which never raises, whatever the warning filters).
     """
     if message.isascii():
         size = len(message)
@@ -40,9 +36,5 @@ def prepare_message(message: str, limit: int) -> Tuple[str, int]:
         data = data[:limit]
         message = data.decode("utf-8", "ignore")
         limit = len(message.encode("utf-8"))
-    warnings.warn(
-        f"Log message size exceeds CWL max payload size, truncated to {limit} bytes",
-        WatchtowerWarning,
-        stacklevel=4,
-    )
+    report(f"Log message size exceeds CWL max payload size, truncated to {limit} bytes")
     return message, limit + EVENT_OVERHEAD
