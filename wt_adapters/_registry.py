@@ -2,14 +2,22 @@
 
 Front ends with the same client, log group and options share one engine
 (`shared_engine`). At interpreter exit every engine delivers what it holds
-within one deadline; in a forked child every engine starts afresh.
+within one deadline, before logging's and loguru's own exit hooks run,
+whatever the import order; so does a `multiprocessing` child when its target
+returns. In a forked child every engine starts afresh.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+
+# Imported before our exit hook is registered, so that logging's own hook
+# (`logging.shutdown`, registered when logging is first imported) runs after
+# ours: atexit runs hooks last-registered first.
+import logging  # noqa: F401
 import os
+import sys
 import threading
 import time
 import weakref
@@ -29,6 +37,8 @@ _live_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 def register(engine: Engine) -> None:
     """Count `engine` among the process's engines (for `flush_all`, exit and fork)."""
     _live_engines.add(engine)
+    _keep_exit_hook_first()
+    _hook_multiprocessing()
 
 
 def shared_engine(key: Any, settings: Any, make_engine: Callable[[], Engine]) -> Engine:
@@ -64,18 +74,73 @@ def flush_all(timeout: Optional[float] = None) -> bool:
     return ok
 
 
-def _flush_all_at_exit() -> None:
-    """Deliver what every engine holds, within `FLUSH_TIMEOUT` for all of them.
+def flush_before_exit(timeout: float) -> bool:
+    """Deliver what every engine holds within `timeout` seconds for all; never raises.
 
-    Engines stay open: logging's own exit hook (and loguru's) run after this one
-    and close their handlers and sinks, sending what was logged in between. An
-    engine that could not deliver in time is closed now, which reports the loss.
+    Engines stay open, for records logged after this (by logging's and
+    loguru's exit hooks, which close handlers and sinks). An engine that could
+    not deliver in time is closed now, which counts and reports the loss.
+    Returns whether everything was delivered.
     """
-    deadline = time.monotonic() + FLUSH_TIMEOUT
+    deadline = time.monotonic() + timeout
+    ok = True
     for engine in engines():
         with contextlib.suppress(Exception):  # never fail interpreter exit
             if not engine.flush(max(0.0, deadline - time.monotonic())):
+                ok = False
                 engine.close(0)
+    return ok
+
+
+def _flush_all_at_exit() -> None:
+    """The exit hook: deliver what every engine holds within `FLUSH_TIMEOUT` for all."""
+    flush_before_exit(FLUSH_TIMEOUT)
+
+
+def _keep_exit_hook_first() -> None:
+    """Register the exit hook again, so that it runs before every hook registered so far.
+
+    Called whenever an engine is made: a framework imported after
+    wt_adapters (loguru registers ``logger.remove`` at import) would
+    otherwise close its sinks first, each with a deadline of its own.
+    """
+    atexit.unregister(_flush_all_at_exit)
+    atexit.register(_flush_all_at_exit)
+
+
+class _Token:
+    """A weakly referenced object that multiprocessing's after-fork registry is keyed on."""
+
+
+_MP_TOKEN = _Token()
+_mp_hooked = False
+
+
+def _hook_multiprocessing() -> None:
+    """Have every `multiprocessing` child flush when its target returns.
+
+    Such a child ends with ``os._exit()``, which skips atexit, after running
+    multiprocessing's own finalizers. `multiprocessing.util.register_after_fork`
+    runs `_flush_in_child` as every child starts (fork, forkserver or spawn),
+    and that registers the flush as a finalizer there. Nothing is done until
+    multiprocessing is imported: this is called again from every new engine
+    and from the fork hook (a fork child of a process that uses
+    multiprocessing), and a spawned child imports multiprocessing first.
+    """
+    global _mp_hooked
+    util = sys.modules.get("multiprocessing.util")
+    if _mp_hooked or util is None:
+        return
+    _mp_hooked = True
+    util.register_after_fork(_MP_TOKEN, _flush_in_child)
+
+
+def _flush_in_child(_token: _Token) -> None:
+    from multiprocessing.util import Finalize
+
+    # Priority 100: ahead of multiprocessing's own finalizers (queues' feeder
+    # threads at 10 and -5), while the child still works as it did.
+    Finalize(None, _flush_all_at_exit, exitpriority=100)
 
 
 def _after_fork_in_child() -> None:
@@ -83,8 +148,10 @@ def _after_fork_in_child() -> None:
     _registry_lock = threading.Lock()
     for engine in list(_live_engines):
         engine._after_fork_in_child()
+    _hook_multiprocessing()
 
 
 atexit.register(_flush_all_at_exit)
+_hook_multiprocessing()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
