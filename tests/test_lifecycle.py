@@ -7,8 +7,6 @@ without PYTHONUNBUFFERED, and waits on it with a deadline.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from helpers import make_client, read_events
+from helpers import free_port, make_client, read_events, subprocess_env
 
 #: Prepended to every script: where the test server is, and a shortened exit deadline.
 PRELUDE = """\
@@ -32,25 +30,13 @@ def make_client():
 
 
 def child_env(endpoint: str, group: str) -> Dict[str, str]:
-    """The environment of a test subprocess: dummy keys, no buffering override."""
-    env = dict(os.environ)
-    env.pop("PYTHONUNBUFFERED", None)
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        TEST_ENDPOINT=endpoint,
-        TEST_GROUP=group,
-    )
-    return env
+    """The environment of a test subprocess (dummy keys, no PYTHONUNBUFFERED)."""
+    return subprocess_env(TEST_ENDPOINT=endpoint, TEST_GROUP=group)
 
 
 def closed_port_url() -> str:
     """The URL of a loopback port nothing listens on (connections are refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def write_script(tmp_path: Path, body: str) -> Path:
