@@ -171,7 +171,10 @@ def test_a_valid_group_name_reaches_the_engine_and_the_repr(name: str) -> None:
     handler = CloudWatchLogHandler(log_group_name=name, log_stream_name="s/{logger_name}")
     assert settings_of(handler).log_group_name == name
     assert handler._stream_names("app.db") == "s/app.db"
-    assert repr(handler) == f"CloudWatchLogHandler(log_group_name='{name}', log_stream_name='s/{{logger_name}}')"
+    assert (
+        repr(handler)
+        == f"CloudWatchLogHandler(log_group_name='{name}', log_stream_name='s/{{logger_name}}')"
+    )
     handler.close()
 
 
@@ -245,8 +248,10 @@ def test_a_number_option_takes_numbers_numeric_strings_and_durations(
     name: str, given: Any, expected: Any
 ) -> None:
     handler = CloudWatchLogHandler(**{name: given})
-    value = getattr(settings_of(handler).retry, "deadline") if name == "retry_deadline" else (
-        getattr(settings_of(handler), name)
+    value = (
+        getattr(settings_of(handler).retry, "deadline")
+        if name == "retry_deadline"
+        else (getattr(settings_of(handler), name))
     )
     assert value == expected and type(value) is type(expected)
     handler.close()

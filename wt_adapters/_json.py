@@ -12,10 +12,12 @@ Two fast paths:
   costs speed, not correctness);
 - orjson's (``pip install "wt-adapters[fast]"``): non-ASCII text is written
   as UTF-8 rather than ``\\uXXXX`` escapes, UUIDs, dataclasses and enums are
-  encoded as orjson encodes them, integers beyond 64 bits, lone surrogates
-  and anything orjson refuses go through the standard library path. Dates
-  and datetimes still go through `default`, and NaN and infinities still
-  become strings, as on the standard library path.
+  encoded as orjson encodes them, and float dict keys are written as orjson
+  writes floats (``"1e-9"`` where json writes ``"1e-09"``). Values orjson
+  refuses (integers beyond 64 bits, lone surrogates, cycles) are rebuilt as
+  on the standard library path and encoded again. Dates and datetimes still go
+  through `default`, and NaN and infinities still become strings, as on the
+  standard library path.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ def _float(value: float) -> Any:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
+def _plain_key(key: Any) -> Any:
+    if isinstance(key, float):
+        return _float(key)
+    return key if isinstance(key, _PLAIN_KEYS) else _safe_repr(key)
+
+
 def _plain(value: Any, default: Default, active: set[int], depth: int) -> Any:
     """Rebuild `value` from types json encodes, breaking cycles and naming oddities."""
     if value is None or isinstance(value, (str, bool, int)):
@@ -78,12 +86,7 @@ def _plain(value: Any, default: Default, active: set[int], depth: int) -> Any:
     active.add(marker)
     try:
         if isinstance(value, dict):
-            return {
-                (k if isinstance(k, _PLAIN_KEYS) else _safe_repr(k)): _plain(
-                    v, default, active, depth + 1
-                )
-                for k, v in value.items()
-            }
+            return {_plain_key(k): _plain(v, default, active, depth + 1) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [_plain(v, default, active, depth + 1) for v in value]
         try:
@@ -104,10 +107,23 @@ def _has_non_finite(value: Any, depth: int = 0) -> bool:
     if depth > 254:  # deeper than orjson encodes: it refused the value anyway
         return False
     if isinstance(value, dict):
-        return any(_has_non_finite(v, depth + 1) for v in value.values())
+        return any(
+            _has_non_finite(k, depth + 1) or _has_non_finite(v, depth + 1) for k, v in value.items()
+        )
     if isinstance(value, (list, tuple)):
         return any(_has_non_finite(v, depth + 1) for v in value)
     return False
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as strings; anything else left as it is."""
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, dict):
+        return {_finite(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _c_encoder(default: Default) -> Optional[Callable[[Any], str]]:
@@ -180,9 +196,13 @@ def _orjson_encoder(default: Default) -> Callable[[Any], str]:
     options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
     def fast(value: Any) -> str:
-        data = dumps(value, default, options)
-        if b"null" in data and _has_non_finite(value):
-            raise ValueError("NaN or infinity")  # orjson writes them as null: take the safe path
+        try:
+            data = dumps(value, default, options)
+        except Exception:  # a cycle, a huge int, a lone surrogate, a default that raises
+            data = dumps(_plain(value, default, set(), 0), None, options)
+        else:
+            if b"null" in data and _has_non_finite(value):  # orjson wrote NaN as null
+                data = dumps(_finite(value), default, options)
         return data.decode()
 
     return fast
