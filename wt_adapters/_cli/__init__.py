@@ -15,6 +15,7 @@ from ._common import (
     install_warning_printer,
 )
 from ._demo import demo
+from ._list import groups, streams
 from ._local_cmd import local
 from ._pipe import pipe
 from ._tail import tail
@@ -31,7 +32,8 @@ def cli() -> None:
                                        CloudWatch stored (a local endpoint if no AWS is set up)
       wt-adapters local                a local CloudWatch Logs endpoint for your app
       app | wt-adapters pipe -g G      ship a program's output
-      wt-adapters tail -g G -f         read it back
+      wt-adapters tail G -f            read it back
+      wt-adapters groups, streams G    what there is to read
 
     AWS settings come from the flags, then from what boto3 reads: AWS_PROFILE,
     AWS_REGION, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS (or AWS_ENDPOINT_URL), ~/.aws.
@@ -47,17 +49,24 @@ cli.add_command(demo)
 cli.add_command(local)
 cli.add_command(pipe)
 cli.add_command(tail)
+cli.add_command(groups)
+cli.add_command(streams)
 
 
 def run(argv: Optional[List[str]] = None) -> int:
     """Run the command line; return the exit code. Errors are one line on stderr."""
     install_warning_printer()
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args:  # the usage, once, and nothing called an error
+        with click.Context(cli, info_name=PROG) as ctx:
+            click.echo(cli.get_help(ctx), err=True)
+        return EXIT_USAGE
     try:
-        result = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+        result = cli.main(args=args, prog_name=PROG, standalone_mode=False)
     except click.UsageError as e:
         command = e.ctx.command_path if e.ctx is not None else PROG
         click.echo(
-            f"{command}: error: {e.format_message().rstrip('.')} (see '{command} --help')",
+            f"{PROG}: error: {e.format_message().rstrip('.')} (see '{command} --help')",
             err=True,
         )
         return EXIT_USAGE

@@ -182,22 +182,27 @@ def aws_errors(aws: AwsOptions, group: Optional[str] = None) -> Iterator[None]:
         raise aws_problem(e, aws, group) from None
 
 
-def check_reachable(client: Any, aws: AwsOptions, group: str) -> None:
+def check_reachable(client: Any, aws: AwsOptions, group: str) -> Optional[bool]:
     """Make one cheap call so that a wrong endpoint or credential fails at once.
 
-    A role that may only write logs is refused this call; that is fine.
+    Returns whether the log group exists, or None when that can't be told (a
+    role that may only write logs is refused this call; that is fine).
     """
     import botocore.exceptions
 
     try:
-        client.describe_log_groups(logGroupNamePrefix=group, limit=1)
+        page = client.describe_log_groups(logGroupNamePrefix=group, limit=50)
     except botocore.exceptions.ClientError as e:
         code = str(e.response.get("Error", {}).get("Code", ""))
         if code in ("AccessDeniedException", "AccessDenied"):
-            return
+            return None
         raise aws_problem(e, aws, group) from None
     except botocore.exceptions.BotoCoreError as e:
         raise aws_problem(e, aws, group) from None
+    names = [g.get("logGroupName") for g in page.get("logGroups", ())]
+    if group in names:
+        return True
+    return None if page.get("nextToken") else False
 
 
 _ARGUMENT = re.compile(r"\b([a-z][a-z0-9_]*)=")

@@ -77,7 +77,7 @@ def _target(
     try:
         url = local.start()
     except WatchtowerError as e:
-        raise AwsProblem(str(e)) from None
+        raise AwsProblem(str(e).replace(f"port={port}:", f"--port {port}:")) from None
     try:
         where = AwsOptions(region=DUMMY_ENVIRONMENT["AWS_REGION"], endpoint_url=url)
         yield _dummy_session(None), where, f"a local CloudWatch Logs endpoint at {url}"

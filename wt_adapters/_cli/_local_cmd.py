@@ -41,7 +41,7 @@ def local(port: int) -> int:
     try:
         endpoint.start()
     except WatchtowerError as e:
-        raise AwsProblem(str(e)) from None
+        raise AwsProblem(str(e).replace(f"port={port}:", f"--port {port}:")) from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Optional[FrameType]) -> None:

@@ -16,6 +16,7 @@ import click
 
 from .._errors import WatchtowerError
 from .._json import dumps
+from .._rules import EVENT_OVERHEAD
 from .._settings import BLOCK, OVERFLOW_POLICIES
 from .._streams import DEFAULT_LOG_STREAM_NAME
 from ._common import (
@@ -23,6 +24,7 @@ from ._common import (
     EXIT_OK,
     PROG,
     AwsOptions,
+    AwsProblem,
     aws_from,
     aws_options,
     check_reachable,
@@ -31,8 +33,6 @@ from ._common import (
     option_error,
 )
 
-#: A line longer than this (without a newline) is shipped in pieces of this size.
-MAX_LINE_BYTES = 1024 * 1024
 READ_SIZE = 64 * 1024
 #: How often the read loop looks at the stop flag while waiting for input (seconds).
 POLL = 0.2
@@ -83,12 +83,14 @@ def _stop_on_signals(stop: _Stop) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def read_lines(fd: int, stop: threading.Event) -> Iterator[bytes]:
-    """Yield the lines read from `fd` (without their newline) until EOF or `stop`.
+def read_chunks(fd: int, stop: threading.Event, piece: int) -> Iterator[List[Line]]:
+    """Yield the lines read from `fd`, a read's worth at a time, until EOF or `stop`.
 
-    Waits for input in slices of `POLL` seconds so that a signal stops it
-    promptly; every byte already read is still yielded (an unterminated last
-    piece as a line of its own).
+    Each line comes without its newline, with a flag saying whether more of
+    the same line follows: a line over `piece` bytes is cut into pieces of at
+    most that many bytes, at UTF-8 character boundaries. Waits for input in
+    slices of `POLL` seconds so that a signal stops it promptly; every byte
+    already read is still yielded (an unterminated last piece as a line).
     """
     import select
 
@@ -101,20 +103,46 @@ def read_lines(fd: int, stop: threading.Event) -> Iterator[bytes]:
         if not chunk:
             break
         buffer += chunk
+        lines: List[Line] = []
         if b"\n" in chunk:
-            *lines, buffer = buffer.split(b"\n")
-            yield from lines
-        while len(buffer) >= MAX_LINE_BYTES:
-            yield buffer[:MAX_LINE_BYTES]
-            buffer = buffer[MAX_LINE_BYTES:]
+            *complete, buffer = buffer.split(b"\n")
+            for line in complete:
+                lines.extend(_pieces(line, piece))
+        while len(buffer) > piece:  # a line still growing: ship what can't grow any more
+            cut = _boundary(buffer, piece)
+            lines.append((buffer[:cut], True))
+            buffer = buffer[cut:]
+        if lines:
+            yield lines
     if buffer:
-        yield buffer
+        yield list(_pieces(buffer, piece))
 
 
-def _read_lines_simple(stream: BinaryIO, stop: threading.Event) -> Iterator[bytes]:
-    """`read_lines` where select() can't wait on files (Windows)."""
+Line = Tuple[bytes, bool]
+
+
+def _boundary(data: bytes, limit: int) -> int:
+    """The largest cut at most `limit` bytes into `data` that splits no UTF-8 character."""
+    cut = limit
+    while cut > 0 and (data[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return cut or limit
+
+
+def _pieces(line: bytes, piece: int) -> Iterator[Line]:
+    while len(line) > piece:
+        cut = _boundary(line, piece)
+        yield line[:cut], True
+        line = line[cut:]
+    yield line, False
+
+
+def _read_chunks_simple(
+    stream: BinaryIO, stop: threading.Event, piece: int
+) -> Iterator[List[Line]]:
+    """`read_chunks` where select() can't wait on files (Windows)."""
     for line in stream:
-        yield line.rstrip(b"\n")
+        yield list(_pieces(line.rstrip(b"\n"), piece))
         if stop.is_set():
             break
 
@@ -132,7 +160,7 @@ def to_message(line: str) -> str:
 
 
 class _Progress:
-    """A progress line on stderr, redrawn in place, when stderr is a terminal."""
+    """A progress line on stderr, redrawn in place by time, when stderr is a terminal."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -155,9 +183,12 @@ class _Progress:
         self.drawn = True
 
     def clear(self) -> None:
+        """Erase the line (before other output, or at the end); the next update redraws it."""
         if self.drawn:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+            self.drawn = False
+            self.next_draw = min(self.next_draw, time.monotonic() + PROGRESS_EVERY)
 
 
 def _tags(values: Tuple[str, ...]) -> Dict[str, str]:
@@ -362,10 +393,21 @@ def pipe(
         _validate(options)
     except WatchtowerError as e:
         raise option_error(e, FLAGS) from None
-    client = make_client(aws, engine=True)
-    check_reachable(client, aws, group)
-    destination = Destination(**options, boto3_client=client)
-    return _ship(destination, namer, files, tee, progress, flush_timeout, aws)
+    inputs = _inputs(files)  # a file that can't be read fails before any AWS call
+    try:
+        client = make_client(aws, engine=True)
+        exists = check_reachable(client, aws, group)
+        if exists is False and not create_group:
+            raise AwsProblem(
+                f"log group {group!r} does not exist at {aws.describe()}, and --no-create-group"
+                " was given: create it, or leave out --no-create-group"
+            )
+        destination = Destination(**options, boto3_client=client)
+    except BaseException:
+        _close_inputs(inputs)
+        raise
+    piece = max(1, max_message_size - EVENT_OVERHEAD)
+    return _ship(destination, namer, inputs, piece, tee, progress, flush_timeout, aws)
 
 
 def _validate(options: Dict[str, Any]) -> None:
@@ -395,21 +437,28 @@ def _inputs(files: Tuple[str, ...]) -> List[Tuple[str, int, bool]]:
     return opened
 
 
+def _close_inputs(inputs: List[Tuple[str, int, bool]]) -> None:
+    for _, fd, mine in inputs:
+        if mine:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 def _ship(
     destination: Any,
     namer: Any,
-    files: Tuple[str, ...],
+    inputs: List[Tuple[str, int, bool]],
+    piece: int,
     tee: bool,
     progress_flag: Optional[bool],
     flush_timeout: float,
     aws: AwsOptions,
 ) -> int:
     started = time.monotonic()
-    inputs = _inputs(files)
     stop = _Stop()
     progress = _Progress(sys.stderr.isatty() if progress_flag is None else progress_flag)
     out = sys.stdout.buffer if tee else None
-    read = blank = submitted = refused = 0
+    read = blank = submitted = refused = long_lines = pieces = 0
     last_ms = 0
     try:
         with _stop_on_signals(stop):
@@ -417,40 +466,41 @@ def _ship(
                 if stop.event.is_set():
                     break
                 if sys.platform == "win32":  # pragma: no cover - select() needs sockets there
-                    lines = _read_lines_simple(os.fdopen(fd, "rb", closefd=False), stop.event)
+                    chunks = _read_chunks_simple(
+                        os.fdopen(fd, "rb", closefd=False), stop.event, piece
+                    )
                 else:
-                    lines = read_lines(fd, stop.event)
-                for raw in lines:
-                    read += 1
+                    chunks = read_chunks(fd, stop.event, piece)
+                in_long = False  # inside a line longer than a piece
+                for lines in chunks:
                     if out is not None:
-                        try:
-                            out.write(raw + b"\n")
-                        except BrokenPipeError:
-                            out = None
-                    text = raw.decode("utf-8", "replace")
-                    if text.endswith("\r"):
-                        text = text[:-1]
-                    if not text.strip():
-                        blank += 1
-                        continue
-                    # Never go back in time: lines keep their order in CloudWatch.
-                    last_ms = max(last_ms, int(time.time() * 1000))
-                    name = namer(logger_name, "MainThread", last_ms / 1000)
-                    submitted += 1
-                    if not destination.submit(name, last_ms, to_message(text)):
-                        refused += 1
-                    if read & 1023 == 0:
-                        if out is not None:
-                            out = _flush_out(out)
-                        progress.update(read, destination.stats)
-                if out is not None:
-                    out = _flush_out(out)
+                        progress.clear()
+                        out = _tee(out, lines)
+                    for raw, continues in lines:
+                        is_piece = continues or in_long
+                        if is_piece:
+                            pieces += 1
+                            long_lines += not in_long
+                        in_long = continues
+                        read += not continues
+                        text = raw.decode("utf-8", "replace")
+                        if text.endswith("\r") and not continues:
+                            text = text[:-1]
+                        if not text.strip():
+                            blank += not is_piece
+                            continue
+                        # Never go back in time: lines keep their order in CloudWatch.
+                        last_ms = max(last_ms, int(time.time() * 1000))
+                        name = namer(logger_name, "MainThread", last_ms / 1000)
+                        submitted += 1
+                        message = text if is_piece else to_message(text)
+                        if not destination.submit(name, last_ms, message):
+                            refused += 1
+                    progress.update(read, destination.stats)
             delivered = destination.close(flush_timeout)
     finally:
         progress.clear()
-        for _, fd, mine in inputs:
-            if mine:
-                os.close(fd)
+        _close_inputs(inputs)
     figures = destination.stats()
     dropped: Dict[str, int] = dict(figures["dropped"])
     rejected: Dict[str, int] = dict(figures["rejected"])
@@ -467,18 +517,31 @@ def _ship(
         f" ({blank} blank, skipped), sent {sent} events to {destination.settings.log_group_name!r}"
     )
     summary += f", dropped {_sum(dropped)}, rejected {_sum(rejected)} in {elapsed:.2f} s"
+    if long_lines:
+        summary += (
+            f"; {long_lines} lines longer than --max-message-size were split into {pieces} events"
+        )
     echo_err(summary)
     if lost or refused or not delivered:
         details = _describe({**dropped, **{f"rejected {k}": v for k, v in rejected.items()}})
         last_error = figures.get("last_error")
         echo_err(
-            f"{PROG} pipe: error: {lost} of {submitted} events were not delivered to"
+            f"{PROG}: error: {lost} of {submitted} events were not delivered to"
             f" {aws.describe()}"
             + (f" ({details})" if details else "")
             + (f"; last error: {last_error}" if last_error else "")
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _tee(out: BinaryIO, lines: List[Line]) -> Optional[BinaryIO]:
+    """Copy a read's lines to stdout at once (pieces of a long line joined back)."""
+    try:
+        out.write(b"".join(raw if continues else raw + b"\n" for raw, continues in lines))
+    except BrokenPipeError:
+        return _flush_out(out)
+    return _flush_out(out)
 
 
 def _flush_out(out: BinaryIO) -> Optional[BinaryIO]:
