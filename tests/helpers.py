@@ -132,6 +132,12 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
+def warned(caught: Any, *fragments: str) -> bool:
+    """Whether each of `fragments` is in the text of some warning `caught` so far."""
+    texts = [str(w.message) for w in list(caught)]
+    return all(any(f in t for t in texts) for f in fragments)
+
+
 # ------------------------------------------------------------------------ subprocesses
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fault_scenarios import SCENARIOS, run
 from faultproxy import FaultProxy
-from helpers import host_and_port, make_client, read_events, run_python, wait_for
+from helpers import host_and_port, make_client, read_events, run_python, wait_for, warned
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning
 from wt_adapters._engine import Engine
@@ -114,9 +114,11 @@ def test_a_batch_failing_past_its_retry_deadline_is_dropped_and_counted(
             log_group_name=group, boto3_client=_client(proxy), retry_deadline=1, send_interval=0.05
         )
         logger.addHandler(handler)
-        with pytest.warns(WatchtowerWarning, match="within 1 s"):
+        with pytest.warns(WatchtowerWarning) as caught:
             logger.info("doomed")
             handler.flush(timeout=10)
+            # The delivery thread warns of the drop just after the flush returns.
+            wait_for(lambda: warned(caught, "within 1 s", "because of retry deadline"))
         assert handler.stats()["dropped"] == {"retry_deadline": 1}
         handler.close()
 
