@@ -6,13 +6,14 @@ import logging
 import os
 import re
 import urllib.request
+import warnings
 from typing import Any, Iterator
 
 import pytest
 from helpers import REGION, make_client
 from moto.server import ThreadedMotoServer
 
-from wt_adapters import _registry
+from wt_adapters import WatchtowerWarning, _registry
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -60,6 +61,29 @@ def client(endpoint: str) -> Any:
 def group(request: pytest.FixtureRequest) -> str:
     """A log group name of this test's own."""
     return "test/" + re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:200]
+
+
+@pytest.fixture(autouse=True)
+def _unexpected_warnings_fail() -> Iterator[None]:
+    """Fail a test that causes a `WatchtowerWarning` it does not expect.
+
+    The package reports through `warnings.warn_explicit` and, where a filter turns
+    the warning into an error, falls back to stderr rather than raise into a log
+    call: so `filterwarnings = error` alone would not fail a test. Here every
+    warning is recorded instead; the package's own fail the test, others go on to
+    pytest's summary. A test that expects one says so with `pytest.warns`.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", WatchtowerWarning)
+        yield
+    unexpected = []
+    for w in caught:
+        if issubclass(w.category, WatchtowerWarning):
+            unexpected.append(f"{w.filename}:{w.lineno}: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    if unexpected:
+        pytest.fail("unexpected WatchtowerWarning:\n" + "\n".join(unexpected), pytrace=False)
 
 
 @pytest.fixture(autouse=True)
