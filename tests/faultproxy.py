@@ -114,9 +114,9 @@ class ProxyStats(TypedDict):
     forwarded: int  # requests forwarded upstream that got a response
     refused: int  # connections and requests closed because of set_down(True)
     upstream_errors: int  # requests whose forwarding failed (answered 502 or dropped)
+    peak_in_flight: int  # most requests being handled at once
 
 
-@final
 @dataclass(frozen=True)
 class Received:
     """A request as the proxy received it."""
@@ -131,6 +131,7 @@ class Received:
         return next((v for k, v in self.headers.items() if k.lower() == "x-amz-target"), None)
 
 
+@final
 class FaultProxy:
     """Reverse HTTP proxy on 127.0.0.1 that forwards to ``upstream_host:upstream_port``."""
 
@@ -155,6 +156,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._stats = _empty_stats()
         self._record = record
+        self._in_flight = 0
         self._received: list[Received] = []
 
     def received(self) -> list[Received]:
@@ -281,6 +283,7 @@ class FaultProxy:
                 forwarded=s["forwarded"],
                 refused=s["refused"],
                 upstream_errors=s["upstream_errors"],
+                peak_in_flight=s["peak_in_flight"],
             )
 
     def reset_stats(self) -> None:
@@ -317,7 +320,9 @@ class FaultProxy:
 
 
 def _empty_stats() -> ProxyStats:
-    return ProxyStats(requests={}, faults={}, forwarded=0, refused=0, upstream_errors=0)
+    return ProxyStats(
+        requests={}, faults={}, forwarded=0, refused=0, upstream_errors=0, peak_in_flight=0
+    )
 
 
 class _ProxyServer(ThreadingHTTPServer):
@@ -418,6 +423,17 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def _relay(self) -> None:
         proxy = self.server.proxy
+        with proxy._lock:
+            proxy._in_flight += 1
+            stats = proxy._stats
+            stats["peak_in_flight"] = max(stats["peak_in_flight"], proxy._in_flight)
+        try:
+            self._relay_one(proxy)
+        finally:
+            with proxy._lock:
+                proxy._in_flight -= 1
+
+    def _relay_one(self, proxy: FaultProxy) -> None:
         body = self._read_body()
         if body is None:
             self.close_connection = True

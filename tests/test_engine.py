@@ -185,8 +185,10 @@ class SlowSender(MemorySender):
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
+        self.started = threading.Event()  # set when the first PutLogEvents arrives
 
     def put_log_events(self, group: str, stream: str, events: Any) -> Any:
+        self.started.set()
         self.gate.wait(10)
         return super().put_log_events(group, stream, events)
 
@@ -336,3 +338,159 @@ def test_idle_streams_are_forgotten_and_later_events_still_arrive(sender: Memory
     assert engine.close(10)
     assert len(sender.events("g")) == 501
     assert [m for _, _, m in sender.events("g", "stream-7")] == ["7", "again"]
+
+
+def test_close_waits_for_a_batch_in_flight_and_counts_it_as_sent() -> None:
+    sender = SlowSender()
+    engine = make_engine(sender)
+    for i in range(10):
+        engine.submit("s", NOW, str(i))
+    assert engine.flush(0.2) is False
+    assert sender.started.wait(5)  # the batch is in flight when close begins
+    threading.Timer(0.3, sender.gate.set).start()
+    assert engine.close(5) is True
+    stats = engine.stats()
+    assert stats["sent"] == 10 and stats["dropped"] == {}
+    assert stats["queued"] == 0 and stats["queued_bytes"] == 0
+
+
+def test_a_batch_still_in_flight_when_close_gives_up_is_counted_once_it_lands() -> None:
+    sender = SlowSender()
+    engine = make_engine(sender)
+    for i in range(10):
+        engine.submit("s", NOW, str(i))
+    engine.flush(0.2)
+    assert sender.started.wait(5)
+    assert engine.close(0.2) is False  # in flight: not delivered yet, but not lost either
+    assert engine.stats()["dropped"] == {}
+    sender.gate.set()
+    wait_for(lambda: engine.stats()["sent"] == 10)
+    stats = engine.stats()
+    assert stats["queued"] == 0 and stats["queued_bytes"] == 0 and stats["dropped"] == {}
+
+
+def test_the_final_warning_names_the_real_cause_not_the_close_timeout() -> None:
+    class Unreachable(MemorySender):
+        def create_log_stream(self, group: str, stream: str) -> None:
+            raise SendError(
+                ErrorKind.RETRY, "EndpointConnectionError", "Could not connect to the endpoint URL"
+            )
+
+    engine = make_engine(Unreachable())
+    engine.submit("s", NOW, "lost")
+    with pytest.warns(WatchtowerWarning) as caught:
+        assert engine.close(0.3) is False
+    final = str(caught[-1].message)
+    assert "could not be delivered" in final and "Could not connect to the endpoint URL" in final
+    assert engine.stats()["last_error"] == (
+        "EndpointConnectionError: Could not connect to the endpoint URL"
+    )
+
+
+def test_a_sender_thread_that_dies_is_replaced_and_says_so_on_stderr(
+    sender: MemorySender, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Bug(BaseException):
+        pass
+
+    engine = make_engine(sender)
+    attempt = engine._attempt
+    calls: List[int] = []
+
+    def failing_once(job: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise Bug("a bug in the engine")
+        return attempt(job)
+
+    engine._attempt = failing_once  # type: ignore[method-assign]
+    engine.submit("s", NOW, "first")
+    first = engine._workers[0]
+    # The only sender thread dies on its first job; flush starts another, which sends.
+    assert engine.flush(5)
+    assert first not in engine._workers and not first.is_alive()
+    assert "stopped: Bug('a bug in the engine')" in capsys.readouterr().err
+    engine.submit("s", NOW, "second")
+    assert engine.close(5)
+    assert sorted(m for _, _, m in sender.events("g")) == ["first", "second"]
+    assert engine.stats()["queued"] == 0
+
+
+def test_many_small_streams_are_sent_when_the_queue_is_half_full_not_dropped(
+    sender: MemorySender,
+) -> None:
+    engine = make_engine(sender, send_interval=600, max_queue_events=2_000)
+    for i in range(20_000):
+        engine.submit(f"stream-{i % 200}", NOW, str(i))
+        if i % 1000 == 999:  # a moment for the sender threads, as a real program gives
+            time.sleep(0.01)
+    assert engine.close(10)
+    stats = engine.stats()
+    assert stats["dropped"] == {} and stats["sent"] == 20_000
+    assert len({s for s, _, _ in sender.events("g")}) == 200
+
+
+def test_a_new_stream_is_created_before_its_first_batch(sender: MemorySender) -> None:
+    calls: List[str] = []
+
+    class Recording(MemorySender):
+        def create_log_stream(self, group: str, stream: str) -> None:
+            calls.append("CreateLogStream")
+            super().create_log_stream(group, stream)
+
+        def create_log_group(self, group: str, tags: Any) -> None:
+            calls.append("CreateLogGroup")
+            super().create_log_group(group, tags)
+
+        def put_log_events(self, group: str, stream: str, events: Any) -> Any:
+            calls.append("PutLogEvents")
+            return super().put_log_events(group, stream, events)
+
+    engine = make_engine(Recording())
+    engine.submit("s", NOW, "one")
+    assert engine.flush(5)
+    engine.submit("s", NOW, "two")
+    assert engine.close(5)
+    assert calls == [
+        "CreateLogStream", "CreateLogGroup", "CreateLogStream", "PutLogEvents", "PutLogEvents"
+    ]  # fmt: skip
+
+
+def test_a_stream_deleted_while_running_is_created_again(sender: MemorySender) -> None:
+    engine = make_engine(sender)
+    engine.submit("s", NOW, "before")
+    assert engine.flush(5)
+    del sender.groups["g"]["s"]
+    engine.submit("s", NOW, "after")
+    assert engine.close(5)
+    assert [m for _, _, m in sender.events("g")] == ["after"]
+    assert engine.stats()["dropped"] == {}
+
+
+def test_send_now_with_an_empty_message_warns_and_sends_nothing(sender: MemorySender) -> None:
+    engine = make_engine(sender)
+    with pytest.warns(WatchtowerWarning, match="Received empty message"):
+        assert engine.send_now("s", NOW, "") is False
+    assert sender.requests == [] and engine.stats()["enqueued"] == 0
+
+
+def test_send_now_creates_the_stream_then_sends_on_the_callers_thread(
+    sender: MemorySender,
+) -> None:
+    engine = make_engine(sender)
+    assert engine.send_now("s", NOW, "now") is True
+    assert [m for _, _, m in sender.events("g")] == ["now"]
+    assert not engine._workers and engine.stats()["sent"] == 1
+
+
+def test_send_now_gives_up_on_an_invalid_event_at_once() -> None:
+    class Refusing(MemorySender):
+        def put_log_events(self, group: str, stream: str, events: Any) -> Any:
+            raise SendError(ErrorKind.INVALID, "ParamValidationError", "bad")
+
+    engine = make_engine(Refusing())
+    started = time.monotonic()
+    with pytest.warns(WatchtowerWarning, match="refused a log event"):
+        assert engine.send_now("s", NOW, "x") is False
+    assert time.monotonic() - started < 1.0  # never retried: nothing waits
+    assert engine.stats()["dropped"] == {"invalid": 1}
