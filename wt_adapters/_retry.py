@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -32,5 +33,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Return the wait before retry number `attempt` (1 for the first retry)."""
-        ceiling = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
-        return random.uniform(0, ceiling)
+        try:
+            grown = self.initial * self.multiplier ** max(0, attempt - 1)
+        except OverflowError:  # a long outage: the growth is past any maximum
+            grown = math.inf if self.initial else 0.0
+        return random.uniform(0, min(self.maximum, grown))
