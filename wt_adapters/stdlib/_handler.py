@@ -149,12 +149,14 @@ class CloudWatchLogHandler(logging.Handler):
             stream = self._stream_names(record.name, record.threadName or "", record.created)
             try:
                 message = self.format(record)
-                failed = None
-            except Exception as e:
-                message, failed = _fallback_message(record, e), e
-            self._submit(stream, int(record.created * 1000), message)
-            if failed is not None:
+            except Exception as e:  # ship what can be said of it, and report as logging does
+                self._submit(stream, int(record.created * 1000), _fallback_message(record, e))
                 self.handleError(record)
+                return
+            if message == "" or record.__dict__.get("message") == "":  # as watchtower checks
+                report("Received empty message. Empty messages cannot be sent to CloudWatch Logs")
+                return
+            self._submit(stream, int(record.created * 1000), message)
         except RecursionError:  # pragma: no cover - as stdlib handlers do
             raise
         except Exception:
