@@ -63,7 +63,9 @@ def flush(handler: logging.Handler) -> None:
 
 
 def stream_names(client: Any, group: str) -> List[str]:
-    return [s["logStreamName"] for s in client.describe_log_streams(logGroupName=group)["logStreams"]]
+    return [
+        s["logStreamName"] for s in client.describe_log_streams(logGroupName=group)["logStreams"]
+    ]
 
 
 def creations(client: Any) -> List[str]:
@@ -137,7 +139,7 @@ def test_messages_over_the_batch_size_are_split_into_several_requests(
     for line in lines:
         logger.info(line)
     flush(handler)
-    assert messages(client, group) == lines
+    assert sorted(messages(client, group)) == lines  # requests may go in parallel
     assert len(requests) >= 30 // (10_000 // (1_004 + 26))  # at most 9 events per request
 
 
