@@ -197,3 +197,34 @@ def test_the_local_endpoint_refuses_a_bad_pattern(local_client: Any) -> None:
         local_client.filter_log_events(logGroupName="g", filterPattern='{ $.a > "x" }')
     with pytest.raises(local_client.exceptions.ResourceNotFoundException):
         local_client.filter_log_events(logGroupName="absent")
+
+
+# ------------------------------------------------------------- wt_adapters.testing
+
+
+def test_captured_events_can_be_filtered_as_filterlogevents_would() -> None:
+    import logging
+
+    from wt_adapters import CloudWatchLogHandler
+    from wt_adapters.testing import capture_events
+
+    with capture_events() as events:
+        log = logging.getLogger("test_filter_pattern.capture")
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        handler = CloudWatchLogHandler(log_group_name="app", log_stream_name="s")
+        log.addHandler(handler)
+        try:
+            log.info({"event": "paid", "amount": 120})
+            log.info({"event": "paid", "amount": 5})
+            log.warning("WARN disk low")
+            log.error("ERROR disk full")
+            assert events.messages("app", pattern="?ERROR ?WARN") == [
+                "WARN disk low", "ERROR disk full"]  # fmt: skip
+            assert events.data(pattern="{ $.amount > 100 }") == [{"event": "paid", "amount": 120}]
+            assert len(events.events(pattern="-disk")) == 2
+            with pytest.raises(FilterPatternError):
+                events.events(pattern='{ $.amount > "x" }')
+        finally:
+            log.removeHandler(handler)
+            handler.close()

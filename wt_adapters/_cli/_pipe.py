@@ -489,8 +489,10 @@ def _ship(
                         if not text.strip():
                             blank += not is_piece
                             continue
-                        # Never go back in time: lines keep their order in CloudWatch.
-                        last_ms = max(last_ms, int(time.time() * 1000))
+                        # Never go back in time: lines keep their order in CloudWatch. The
+                        # pieces of a long line get a millisecond each, so that they keep
+                        # theirs even when they go out in parallel requests.
+                        last_ms = max(last_ms + is_piece, int(time.time() * 1000))
                         name = namer(logger_name, "MainThread", last_ms / 1000)
                         submitted += 1
                         message = text if is_piece else to_message(text)

@@ -9,6 +9,14 @@ fixture::
         assert cloudwatch_events.data()[-1]["event"] == "signed in"
 """
 
+from .._filter_pattern import FilterPatternError, matches
 from ._capture import CapturedEvent, CapturedEvents, CaptureSender, capture_events
 
-__all__ = ["CaptureSender", "CapturedEvent", "CapturedEvents", "capture_events"]
+__all__ = [
+    "CaptureSender",
+    "CapturedEvent",
+    "CapturedEvents",
+    "FilterPatternError",
+    "capture_events",
+    "matches",
+]

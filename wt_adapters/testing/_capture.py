@@ -20,6 +20,7 @@ from typing import (
 
 from .. import _destination, _engine, _registry
 from .._errors import WatchtowerWarning
+from .._filter_pattern import compile_pattern
 from .._memory import MemorySender
 from .._protocol import Event, SendError
 
@@ -138,9 +139,20 @@ class CapturedEvents(Sequence[CapturedEvent]):
         return done
 
     def events(
-        self, group: Optional[str] = None, stream: Optional[str] = None
+        self,
+        group: Optional[str] = None,
+        stream: Optional[str] = None,
+        *,
+        pattern: Optional[str] = None,
     ) -> List[CapturedEvent]:
-        """Return the captured events, of one group (and stream) if given, in time order."""
+        """Return the captured events, of one group (and stream) if given, in time order.
+
+        `pattern` keeps those a CloudWatch filter pattern matches, as
+        FilterLogEvents would (``"ERROR"``, ``"?ERROR ?WARN"``,
+        ``'{ $.level = "error" }'``); a pattern CloudWatch would refuse raises
+        `FilterPatternError`.
+        """
+        match = compile_pattern(pattern)
         self.flush()
         with self.sender._lock:
             found = [
@@ -150,19 +162,31 @@ class CapturedEvents(Sequence[CapturedEvent]):
                 for s, stored in streams.items()
                 if stream is None or s == stream
                 for ts, message in stored
+                if match(message)
             ]
         found.sort(key=lambda e: e.timestamp)  # stable: a stream keeps its stored order
         return found
 
-    def messages(self, group: Optional[str] = None, stream: Optional[str] = None) -> List[str]:
+    def messages(
+        self,
+        group: Optional[str] = None,
+        stream: Optional[str] = None,
+        *,
+        pattern: Optional[str] = None,
+    ) -> List[str]:
         """Return the messages of `events` (the text CloudWatch stored)."""
-        return [e.message for e in self.events(group, stream)]
+        return [e.message for e in self.events(group, stream, pattern=pattern)]
 
     def data(
-        self, group: Optional[str] = None, stream: Optional[str] = None
+        self,
+        group: Optional[str] = None,
+        stream: Optional[str] = None,
+        *,
+        pattern: Optional[str] = None,
     ) -> List[Dict[str, Any]]:
         """Return the decoded JSON objects of the events whose message is one."""
-        return [e.data for e in self.events(group, stream) if e.data is not None]
+        events = self.events(group, stream, pattern=pattern)
+        return [e.data for e in events if e.data is not None]
 
     @property
     def groups(self) -> List[str]:
