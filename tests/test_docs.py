@@ -28,7 +28,6 @@ before the opening fence:
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -39,11 +38,11 @@ from typing import Dict, Iterator, List, Optional
 
 import click
 import pytest
+from helpers import ROOT, subprocess_env
 
 from wt_adapters._cli import cli
 from wt_adapters._local import LocalEndpoint
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TIMEOUT = 120
 
@@ -105,17 +104,8 @@ ALL = [block for path in DOCS for block in blocks(path)]
 def doc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, str]]:
     """The environment a block runs in: a local endpoint of its own, nothing of the developer's."""
     home = tmp_path_factory.mktemp("home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.pop("PYTHONUNBUFFERED", None)
     with LocalEndpoint() as endpoint:
-        env.update(endpoint.environment)
-        env.update(
-            HOME=str(home),
-            AWS_CONFIG_FILE=str(home / "no-aws-config"),
-            AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
-            AWS_EC2_METADATA_DISABLED="true",
-            PYTHONPATH=str(ROOT),
-        )
+        env = subprocess_env(credentials=False, home=home, **endpoint.environment)
         yield env
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,11 +9,10 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
-from helpers import read_events
+from helpers import read_events, subprocess_env
 
 from wt_adapters import CloudWatchLogHandler
 
-ROOT = Path(__file__).resolve().parent.parent
 WARNING = "wt_adapters._errors.WatchtowerWarning"
 
 
@@ -174,16 +172,7 @@ def test_the_capture_fixture_needs_no_region_for_a_handler_made_at_import(tmp_pa
 
 
 def _bare_env(tmp_path: Path) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        HOME=str(tmp_path),
-        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONPATH=str(ROOT),
-    )
-    env.pop("PYTHONUNBUFFERED", None)
-    return env
+    return subprocess_env(credentials=False, home=tmp_path)
 
 
 def _record(message: str) -> Any:
