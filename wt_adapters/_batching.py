@@ -57,7 +57,7 @@ def take_batch(
             nbytes = 0
             while pending and len(events) < max_count:
                 size = pending[0][2]
-                if nbytes + size > max_bytes:
+                if nbytes + size > max_bytes and events:  # one too large goes alone
                     break
                 events.append(pending.popleft())
                 nbytes += size
