@@ -191,21 +191,36 @@ def orjson_available() -> bool:
     return orjson is not None
 
 
-def _orjson_encoder(default: Default) -> Callable[[Any], str]:
+def _orjson_encoder(default: Default, safe: Callable[[Any], str]) -> Callable[[Any], str]:
+    """Encode with orjson; what it refuses is rebuilt and encoded again, never raising.
+
+    The first attempt takes string keys only (orjson's other keys option costs
+    more than the whole encoding); a dict with other keys takes the second.
+    """
     dumps = orjson.dumps
-    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+    first = orjson.OPT_PASSTHROUGH_DATETIME
+    again = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
-    def fast(value: Any) -> str:
+    def encode(value: Any) -> str:
         try:
-            data = dumps(value, default, options)
-        except Exception:  # a cycle, a huge int, a lone surrogate, a default that raises
-            data = dumps(_plain(value, default, set(), 0), None, options)
-        else:
-            if b"null" in data and _has_non_finite(value):  # orjson wrote NaN as null
-                data = dumps(_finite(value), default, options)
-        return data.decode()
+            text: str = dumps(value, default, first).decode()
+        except Exception:  # a key that isn't a string, a cycle, a huge int, a lone surrogate
+            try:
+                text = dumps(value, default, again).decode()
+            except Exception:
+                plain = _plain(value, default, set(), 0)
+                try:
+                    return dumps(plain, None, again).decode()
+                except Exception:
+                    return safe(plain)
+        if "null" in text and _has_non_finite(value):  # orjson wrote NaN as null
+            try:
+                return dumps(_finite(value), default, again).decode()
+            except Exception:
+                return safe(_plain(value, default, set(), 0))
+        return text
 
-    return fast
+    return encode
 
 
 @functools.lru_cache(maxsize=64)
@@ -227,12 +242,9 @@ def encoder(
             "json_library='orjson' needs orjson: pip install \"wt-adapters[fast]\""
         )
     safe = json.JSONEncoder(default=default, allow_nan=False, separators=(",", ":")).encode
-    fast: Optional[Callable[[Any], str]] = None
     if use_orjson:
-        fast = _orjson_encoder(default)
-    elif _c_encoder_ok:
-        fast = _c_encoder(default)
-    first = fast or safe
+        return _orjson_encoder(default, safe)
+    first = (_c_encoder(default) if _c_encoder_ok else None) or safe
 
     def encode(value: Any) -> str:
         try:

@@ -44,7 +44,9 @@ class CloudWatchLogFormatter(logging.Formatter):
         """Return the CloudWatch message for `record`: JSON text for dict messages."""
         msg = record.msg
         attrs = self.add_log_record_attrs
-        if type(msg) is str and not attrs:  # the common case first
+        if type(msg) is dict and not attrs and not record.exc_info:  # the common cases first
+            return self._encode(msg)
+        if type(msg) is str and not attrs:
             if self._message_only and not (record.exc_info or record.exc_text or record.stack_info):
                 text: str = msg % record.args if record.args else msg
                 record.message = text

@@ -87,9 +87,9 @@ class CloudWatchLogHandler(logging.Handler):
     EXTRA_MSG_PAYLOAD_SIZE = EVENT_OVERHEAD
 
     # Class defaults: a handler whose constructor raised is inert (logging.shutdown
-    # may still flush and close it).
+    # may still flush and close it, and a record sent to it is only reported).
     _destination: Optional[Destination] = None
-    shutting_down = False
+    shutting_down = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         options, handler_args, handler_kwargs = _split(args, kwargs)
@@ -102,6 +102,7 @@ class CloudWatchLogHandler(logging.Handler):
         self._stream_names = destination.stream_names
         self._submit = destination.submit
         self._destination = destination
+        self.shutting_down = False
         self.setFormatter(
             CloudWatchLogFormatter(
                 json_serialize_default=options.get("json_serialize_default"),
@@ -143,7 +144,7 @@ class CloudWatchLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Queue `record` for CloudWatch; never raises into the caller."""
         try:
-            if self.shutting_down or self._destination is None:
+            if self.shutting_down:  # closed, or its constructor raised
                 report("Received message after logging system shutdown")
                 return
             stream = self._stream_names(record.name, record.threadName or "", record.created)
@@ -153,7 +154,7 @@ class CloudWatchLogHandler(logging.Handler):
                 self._submit(stream, int(record.created * 1000), _fallback_message(record, e))
                 self.handleError(record)
                 return
-            if message == "" or record.__dict__.get("message") == "":  # as watchtower checks
+            if not message or record.__dict__.get("message", message) == "":  # as watchtower
                 report("Received empty message. Empty messages cannot be sent to CloudWatch Logs")
                 return
             self._submit(stream, int(record.created * 1000), message)
