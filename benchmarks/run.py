@@ -50,10 +50,22 @@ HOTPATH_ROWS: Tuple[Tuple[str, str, Optional[str]], ...] = (
     ("stdlib-json", "stdlib, JSON formatter to /dev/null", None),
     ("watchtower", f"watchtower {WATCHTOWER_VERSION} handler", None),
     ("ours-stdlib", "wt_adapters CloudWatchLogHandler", "stdlib-json"),
+    ("ours-stdlib-json", "wt_adapters CloudWatchLogHandler, json_library='json'", "stdlib-json"),
     ("structlog-return", "structlog, JSONRenderer + ReturnLogger", None),
     ("ours-structlog", "wt_adapters structlog CloudWatchRenderer", "structlog-return"),
+    (
+        "ours-structlog-json",
+        "wt_adapters structlog CloudWatchRenderer, json_library='json'",
+        "structlog-return",
+    ),
     ("loguru-noop", "loguru, no-op sink", None),
-    ("ours-loguru", "wt_adapters loguru cloudwatch_sink", "loguru-noop"),
+    ("loguru-serialize", "loguru, serialize=True into a no-op sink", None),
+    ("ours-loguru", "wt_adapters loguru cloudwatch_sink", "loguru-serialize"),
+    (
+        "ours-loguru-json",
+        "wt_adapters loguru cloudwatch_sink, json_library='json'",
+        "loguru-serialize",
+    ),
 )
 #: Delivery rows: (id, front end, extra spec, label, payloads).
 DELIVERY_ROWS: Tuple[Tuple[str, str, Dict[str, Any], str, Tuple[str, ...]], ...] = (
@@ -475,7 +487,9 @@ def machine() -> Dict[str, Any]:
     except (OSError, ValueError, IndexError):
         pass
     versions: Dict[str, Optional[str]] = {}
-    for name in ("boto3", "botocore", "watchtower", "structlog", "loguru", "moto", "wt-adapters"):
+    for name in (
+        "boto3", "botocore", "watchtower", "structlog", "loguru", "moto", "orjson", "wt-adapters"
+    ):  # fmt: skip
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -569,6 +583,8 @@ def report(outcomes: Sequence[Outcome], config: Config, info: Dict[str, Any]) ->
         f"- {info['python']} on {info['os']}",
         f"- boto3 {v['boto3']}, botocore {v['botocore']}, watchtower {v['watchtower']},"
         f" structlog {v['structlog']}, loguru {v['loguru']}",
+        f"- orjson {v.get('orjson') or 'not installed'}: the fast extra, which wt_adapters rows"
+        " use when it is installed (rows marked json_library='json' don't)",
         f"- wt_adapters {v['wt-adapters']} at commit {info['commit']};"
         f" endpoint: {config.endpoint} (own process)",
         "",
@@ -776,6 +792,24 @@ def target_checks(outcomes: Sequence[Outcome]) -> List[Tuple[str, float, str, bo
     if ours and wt:
         r = wt / ours
         checks.append(("caller CPU, logger.info(dict): watchtower / ours", r, ">= 1.60", r >= 1.6))
+    null_ns = _find(outcomes, "hotpath", "stdlib-null", "dict").get("ns_per_call")
+    if ours and wt:
+        r = wt / ours
+        checks.append(
+            ("caller CPU, logger.info(dict), fast extra: watchtower / ours", r, ">= 2.50", r >= 2.5)
+        )
+    if ours and null_ns:
+        r = ours / null_ns
+        checks.append(("caller CPU, logger.info(dict): ours / NullHandler", r, "<= 1.40", r <= 1.4))
+    for row, base, what in (
+        ("ours-structlog", "structlog-return", "structlog log.info(**dict): ours / JSONRenderer"),
+        ("ours-loguru", "loguru-serialize", "loguru logger.info(**dict): ours / serialize=True"),
+    ):
+        mine = _find(outcomes, "hotpath", row, "dict").get("ns_per_call")
+        theirs = _find(outcomes, "hotpath", base, "dict").get("ns_per_call")
+        if mine and theirs:
+            r = mine / theirs
+            checks.append((f"caller CPU, {what}", r, "<= 1.40", r <= 1.4))
     d_ours = _find(outcomes, "delivery", "ours", "str")
     d_wt = _find(outcomes, "delivery", "watchtower", "str")
     if d_ours and d_wt:

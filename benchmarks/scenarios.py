@@ -287,6 +287,29 @@ def ours_loguru(spec: Dict[str, Any]) -> FrontEnd:
     )
 
 
+def loguru_serialize(spec: Dict[str, Any]) -> FrontEnd:
+    """loguru's own JSON: ``serialize=True`` into a sink that does nothing."""
+    try:
+        from loguru import logger
+    except ImportError as e:
+        raise Unavailable(str(e)) from None
+    logger.remove()
+    logger.add(_noop_sink, level="INFO", serialize=True)
+    return FrontEnd(info=logger.info, kwargs_style=True)
+
+
+def _stdlib_json(
+    make: Callable[[Dict[str, Any]], FrontEnd],
+) -> Callable[[Dict[str, Any]], FrontEnd]:
+    """`make`, with ``json_library="json"``: the standard library even where orjson is installed."""
+
+    def make_with_json(spec: Dict[str, Any]) -> FrontEnd:
+        options = dict(spec.get("options") or {}, json_library="json")
+        return make({**spec, "options": options})
+
+    return make_with_json
+
+
 FRONT_ENDS: Dict[str, Callable[[Dict[str, Any]], FrontEnd]] = {
     "stdlib-null": stdlib_null,
     "stdlib-json": stdlib_json,
@@ -296,6 +319,10 @@ FRONT_ENDS: Dict[str, Callable[[Dict[str, Any]], FrontEnd]] = {
     "ours-structlog": ours_structlog,
     "loguru-noop": loguru_noop,
     "ours-loguru": ours_loguru,
+    "loguru-serialize": loguru_serialize,
+    "ours-stdlib-json": _stdlib_json(ours_stdlib),
+    "ours-structlog-json": _stdlib_json(ours_structlog),
+    "ours-loguru-json": _stdlib_json(ours_loguru),
 }
 
 

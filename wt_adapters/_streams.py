@@ -54,6 +54,12 @@ class StreamNamer:
         self._uses_time = "strftime" in used
         self._per_record = bool(used & _PER_RECORD)
         self._cache: Dict[Tuple[str, str, int], str] = {}
+        #: With a template whose only per-record field is {logger_name}: stream names by
+        #: logger name, for front ends to look up first (emptied with the cache, and
+        #: after a fork). None for other templates.
+        self.by_logger: Optional[Dict[str, str]] = (
+            {} if not used & {"thread_name", "strftime"} else None
+        )
         self._fixed: Optional[str] = None
         self._lock = threading.Lock()
         self._reset()
@@ -71,6 +77,8 @@ class StreamNamer:
         self._program = clean_stream_part(sys.argv[0] if sys.argv and sys.argv[0] else "python")
         self._pid = os.getpid()
         self._cache.clear()
+        if self.by_logger is not None:
+            self.by_logger.clear()
         self._fixed = None if self._per_record else self._render("", "", 0.0)
 
     def _render(
@@ -105,7 +113,11 @@ class StreamNamer:
             with self._lock:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
+                    if self.by_logger is not None:
+                        self.by_logger.clear()
                 self._cache[key] = name
+                if self.by_logger is not None:
+                    self.by_logger[logger_name] = name
         return name
 
 

@@ -100,6 +100,7 @@ class CloudWatchLogHandler(logging.Handler):
             setattr(self, name, value)
         self.json_serialize_default = destination.json_default
         self._stream_names = destination.stream_names
+        self._streams_by_logger = destination.stream_names.by_logger
         self._submit = destination.submit
         self._destination = destination
         self.shutting_down = False
@@ -133,8 +134,8 @@ class CloudWatchLogHandler(logging.Handler):
                 rv: Any = record.levelno > DEBUG or not is_sdk_noise(record.name, record.levelno)
             else:
                 rv = self.filter(record)
-            if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace the record
-                record = rv
+                if isinstance(rv, logging.LogRecord):  # 3.12+: a filter may replace the record
+                    record = rv
             if rv:
                 self.emit(record)
             return rv
@@ -147,7 +148,10 @@ class CloudWatchLogHandler(logging.Handler):
             if self.shutting_down:  # closed, or its constructor raised
                 report("Received message after logging system shutdown")
                 return
-            stream = self._stream_names(record.name, record.threadName or "", record.created)
+            by_logger = self._streams_by_logger
+            stream = by_logger.get(record.name) if by_logger is not None else None
+            if stream is None:
+                stream = self._stream_names(record.name, record.threadName or "", record.created)
             try:
                 message = self.format(record)
             except Exception as e:  # ship what can be said of it, and report as logging does
