@@ -376,3 +376,15 @@ def test_demo_stays_local_with_aws_credentials_configured(tmp_path: Path) -> Non
     result = run("demo", env=env)
     assert result.returncode == 0, result.stderr
     assert "local CloudWatch Logs endpoint" in json.loads(result.stdout)["endpoint"]
+
+
+def test_pipe_warnings_name_the_flags_not_the_library_arguments() -> None:
+    from wt_adapters._cli._pipe import _speak
+
+    assert _speak("log group 'g' does not exist and create_log_group is False") == (
+        "log group 'g' does not exist and --no-create-group was given"
+    )
+    assert _speak("stream 's' does not exist and create_log_stream is False").endswith(
+        "--no-create-stream was given"
+    )
+    assert _speak("max_batch_count=0 must be >= 1") == "--max-batch-count=0 must be >= 1"

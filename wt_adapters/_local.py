@@ -242,13 +242,7 @@ class LocalEndpoint:
         if self._server is not None:
             return self.url
         try:
-            from moto.moto_server.threaded_moto_server import (  # type: ignore[attr-defined]
-                MotoRequestHandler,
-            )
-            from moto.moto_server.werkzeug_app import (
-                DomainDispatcherApplication,
-                create_backend_app,
-            )
+            from moto.moto_server import werkzeug_app
             from werkzeug.serving import make_server
         except ImportError as e:
             raise WatchtowerError(
@@ -257,11 +251,12 @@ class LocalEndpoint:
         _check_port_free(self.port)
         # Werkzeug logs every request at INFO; the endpoint should stay quiet.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = _Middleware(DomainDispatcherApplication(create_backend_app))
+        app = _Middleware(werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app))
+        # moto's own request handler, where this moto has one (5.2 and later).
+        handler = getattr(werkzeug_app, "MotoRequestHandler", None)
+        extra: Dict[str, Any] = {"request_handler": handler} if handler is not None else {}
         try:
-            server = make_server(
-                HOST, self.port, app, threaded=True, request_handler=MotoRequestHandler
-            )
+            server = make_server(HOST, self.port, app, threaded=True, **extra)
         except (OSError, SystemExit) as e:  # werkzeug exits when it can't bind
             raise WatchtowerError(
                 f"port={self.port}: cannot listen on {HOST}:{self.port}: {e}"

@@ -7,7 +7,7 @@ import re
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, TextIO, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, Optional, TextIO, TypeVar, Union
 
 import click
 
@@ -208,14 +208,25 @@ def check_reachable(client: Any, aws: AwsOptions, group: str) -> Optional[bool]:
 _ARGUMENT = re.compile(r"\b([a-z][a-z0-9_]*)=")
 
 
-def option_error(error: WatchtowerError, flags: dict[str, str]) -> click.UsageError:
-    """Turn a validation error naming an argument into one naming the flag."""
+def name_flags(text: str, flags: Dict[str, str], phrases: Optional[Dict[str, str]] = None) -> str:
+    """Rewrite a message naming library arguments (``name=``) to name the flags typed."""
 
     def to_flag(match: re.Match[str]) -> str:
         name = match.group(1)
         return f"{flags[name]}=" if name in flags else match.group(0)
 
-    return click.UsageError(_ARGUMENT.sub(to_flag, str(error)))
+    for phrase, said in (phrases or {}).items():
+        text = text.replace(phrase, said)
+    return _ARGUMENT.sub(to_flag, text)
+
+
+def option_error(error: WatchtowerError, flags: Dict[str, str]) -> click.UsageError:
+    """Turn a validation error naming an argument into one naming the flag."""
+    return click.UsageError(name_flags(str(error), flags))
+
+
+#: Rewrites each warning before it is printed (a command sets it to name its flags).
+speak: Callable[[str], str] = str
 
 
 def echo_err(message: str) -> None:
@@ -234,7 +245,7 @@ def show_warning_one_line(
     """Print warnings as one line each, without the source line (a CLI's stderr)."""
     stream = file or sys.stderr
     with contextlib.suppress(Exception):
-        stream.write(f"{PROG}: warning: {message}\n")
+        stream.write(f"{PROG}: warning: {speak(str(message))}\n")
         stream.flush()
 
 

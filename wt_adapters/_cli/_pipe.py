@@ -19,6 +19,7 @@ from .._json import dumps
 from .._rules import EVENT_OVERHEAD
 from .._settings import BLOCK, OVERFLOW_POLICIES
 from .._streams import DEFAULT_LOG_STREAM_NAME
+from . import _common
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -30,6 +31,7 @@ from ._common import (
     check_reachable,
     echo_err,
     make_client,
+    name_flags,
     option_error,
 )
 
@@ -56,6 +58,15 @@ FLAGS = {
     "queue_block_timeout": "--queue-block-timeout",
     "retry_deadline": "--retry-deadline",
 }
+#: What the engine's messages say of an option, and what the pipe user gave instead.
+PHRASES = {
+    "create_log_group is False": "--no-create-group was given",
+    "create_log_stream is False": "--no-create-stream was given",
+}
+
+
+def _speak(text: str) -> str:
+    return name_flags(text, FLAGS, PHRASES)
 
 
 class _Stop:
@@ -365,6 +376,7 @@ def pipe(
       my-app 2>&1 | wt-adapters pipe --group my-app --tee
     """
     aws = aws_from(profile, region, endpoint_url)
+    _common.speak = _speak  # warnings name the flags, not Destination's arguments
     # The program name in stream names: the command, not the path of __main__.py.
     sys.argv[0] = PROG
     from .._destination import Destination
@@ -526,7 +538,7 @@ def _ship(
     echo_err(summary)
     if lost or refused or not delivered:
         details = _describe({**dropped, **{f"rejected {k}": v for k, v in rejected.items()}})
-        last_error = figures.get("last_error")
+        last_error = _speak(str(figures.get("last_error") or "")) or None
         echo_err(
             f"{PROG}: error: {lost} of {submitted} events were not delivered to"
             f" {aws.describe()}"
