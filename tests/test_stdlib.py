@@ -491,3 +491,27 @@ def test_exit_with_the_endpoint_down_reports_the_loss_within_the_deadline(group:
     assert run.returncode == 0
     assert time.monotonic() - started < 15
     assert "1 events" in run.stderr and "could not be delivered" in run.stderr
+
+
+def test_stream_names_are_looked_up_by_logger_only_where_the_template_allows(
+    client: Any, group: str
+) -> None:
+    by_thread = handler_for(client, group, log_stream_name="{logger_name}/{thread_name}")
+    assert by_thread._destination is not None
+    assert by_thread._destination.stream_names.by_logger is None
+    by_logger = handler_for(client, group, log_stream_name="{logger_name}/{process_id}")
+    assert by_logger._destination is not None
+    namer = by_logger._destination.stream_names
+    log = logging.getLogger("app.by_logger")
+    log.propagate = False
+    log.addHandler(by_logger)
+    try:
+        log.warning("one")
+        log.warning("two")
+    finally:
+        log.removeHandler(by_logger)
+    assert namer.by_logger == {"app.by_logger": f"app.by_logger/{os.getpid()}"}
+    namer._reset()  # as after a fork: the process id changes
+    assert namer.by_logger == {}
+    by_thread.close()
+    by_logger.close()

@@ -343,3 +343,27 @@ def test_dict_messages_decode_to_the_same_objects_as_watchtowers(client: Any, gr
     theirs = _stored_by(watchtower, client, group + "-w", records)
     ours = _stored_by(wt_adapters, client, group + "-o", records)
     assert ours == theirs and len(ours) == 2
+
+
+def test_what_watchtower_does_where_we_differ(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    """The other side of the README's list: watchtower calls AWS in its constructor,
+    raises into the caller for a message that can't be formatted, and takes the string
+    "false" as true."""
+    calls: List[str] = []
+    client.meta.events.register("before-call.*.*", lambda model, **kw: calls.append(model.name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        handler = watchtower.CloudWatchLogHandler(
+            boto3_client=client, log_group_name=group, use_queues="false"
+        )
+    try:
+        assert "CreateLogGroup" in calls
+        assert handler.use_queues == "false" and bool(handler.use_queues) is True
+        logger.addHandler(handler)
+        with pytest.raises(TypeError):
+            logger.info("%d items", "not a number")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

@@ -52,6 +52,7 @@ class CloudWatchSink:
     def __init__(self, destination: Destination) -> None:
         self._destination = destination
         self._stream_names = destination.stream_names
+        self._by_logger = destination.stream_names.by_logger
         self._encode = destination.encode
         self._submit = destination.submit
 
@@ -73,7 +74,10 @@ class CloudWatchSink:
                 if level <= DEBUG and is_sdk_noise(name, level):
                     return
                 created = record["time"].timestamp()
-                stream = self._stream_names(name, record["thread"].name, created)
+                by_logger = self._by_logger
+                stream = by_logger.get(name) if by_logger is not None else None
+                if stream is None:
+                    stream = self._stream_names(name, record["thread"].name, created)
                 body = self._encode(_event(record, message))
             except Exception as e:  # not a loguru message: ship its text, never fail the caller
                 created = time.time()

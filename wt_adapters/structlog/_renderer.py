@@ -52,13 +52,21 @@ class CloudWatchRenderer:
     when done (at exit, engines are flushed and closed anyway).
     """
 
-    __slots__ = ("_destination", "_encode", "_stream_names", "_submit", "write_locally")
+    __slots__ = (
+        "_by_logger",
+        "_destination",
+        "_encode",
+        "_stream_names",
+        "_submit",
+        "write_locally",
+    )
 
     def __init__(self, *, write_locally: bool = True, **options: Unpack[Options]) -> None:
         self._destination = Destination.from_options(options)
         self.write_locally = bool(write_locally)
         self._encode = self._destination.encode
         self._stream_names = self._destination.stream_names
+        self._by_logger = self._stream_names.by_logger
         self._submit = self._destination.submit
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
@@ -90,7 +98,10 @@ class CloudWatchRenderer:
             if not isinstance(name, str) or not name:
                 name = getattr(logger, "name", None)
                 name = name if isinstance(name, str) and name else "root"
-            stream = self._stream_names(name, threading.current_thread().name, created)
+            by_logger = self._by_logger
+            stream = by_logger.get(name) if by_logger is not None else None
+            if stream is None:
+                stream = self._stream_names(name, threading.current_thread().name, created)
             self._submit(stream, int(created * 1000), message)
         except Exception as e:  # a template that fails for this name: warn, never raise
             report(f"Could not queue a log event for CloudWatch: {e!r}")
