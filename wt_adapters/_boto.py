@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+
+# urllib3 looks this codec up when it connects. Imported now, so that a fork while a
+# sender thread connects can't leave the child with its import lock held.
+import encodings.idna  # noqa: F401
 import json
 import os
 import re

@@ -576,8 +576,18 @@ class Engine:
         for st in self._streams.values():
             if st.creating:
                 continue
+            due = bool(st.pending) and (
+                urgent
+                or len(st.pending) >= s.max_batch_count
+                or st.pending_bytes >= s.max_batch_size
+            )
             if not st.known:
-                if not (st.pending or st.ready):
+                # Created when its first batch is due, not at its first event: nothing
+                # goes on the network before there is something to send.
+                if st.pending:
+                    any_pending = True
+                    waiting_for_tick = waiting_for_tick or not due
+                if not (st.ready or due):
                     continue
                 if st.create_retry_at > now:
                     wait = _sooner(wait, st.create_retry_at - now)
@@ -596,11 +606,7 @@ class Engine:
                 break
             if st.pending:
                 any_pending = True
-                if (
-                    urgent
-                    or len(st.pending) >= s.max_batch_count
-                    or (st.pending_bytes >= s.max_batch_size)
-                ):
+                if due:
                     batch = self._take(st)
                     if batch is not None:
                         st.in_flight.append(batch)
