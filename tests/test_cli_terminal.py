@@ -388,3 +388,45 @@ def test_pipe_warnings_name_the_flags_not_the_library_arguments() -> None:
         "--no-create-stream was given"
     )
     assert _speak("max_batch_count=0 must be >= 1") == "--max-batch-count=0 must be >= 1"
+
+
+def test_tail_shows_what_stdouts_encoding_lacks_as_escapes(
+    tmp_path: Path, local: str, logs: Any
+) -> None:
+    put(logs, "ascii-out", "s", ["café ✓"])
+    result = subprocess.run(command("tail", "ascii-out", "--no-stream-column"),
+                            capture_output=True, env=env_for(tmp_path, local,
+                            PYTHONIOENCODING="ascii"), cwd=ROOT, timeout=TIMEOUT)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode("ascii").rstrip().endswith("caf\\xe9 \\u2713")
+
+
+def test_tail_prints_the_first_page_before_it_reads_the_next(
+    tmp_path: Path, local: str, logs: Any
+) -> None:
+    """Each FilterLogEvents page takes 1.5 s to come: the first line must not wait for the rest."""
+    from faultproxy import FaultProxy
+
+    start = int(time.time() * 1000) - 600_000
+    put(logs, "paged", "s", [f"event {i}" for i in range(25_000)], start=start)
+    host, port = local.rsplit(":", 1)
+    with FaultProxy(host.rsplit("/", 1)[-1], int(port)) as proxy:
+        proxy.add_fault("latency", target="Logs_20140328.FilterLogEvents", latency=1.5)
+        began = time.monotonic()
+        proc = subprocess.Popen(command("tail", "paged", "--since", "1h"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env_for(tmp_path, proxy.url), cwd=ROOT)  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().endswith(b"event 0\n")
+            first = time.monotonic() - began
+            rest = sum(1 for _ in proc.stdout)
+            assert proc.wait(60) == 0
+            total = time.monotonic() - began
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert rest == 24_999
+    # Three pages, 1.5 s each: the first line comes two round trips before the end.
+    assert total - first >= 2.5, (first, total)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any, Dict, Optional
 
 import click
 
 from ._common import aws_errors, aws_from, aws_options, make_client
-from ._output import escape, escape_json
+from ._output import escape, escape_json, write_text
 from ._tail import format_time
 
 
 def _emit(record: Dict[str, Any], as_json: bool, columns: list[str]) -> None:
     if as_json:
-        sys.stdout.write(escape_json(json.dumps(record, ensure_ascii=False)) + "\n")
+        write_text(escape_json(json.dumps(record, ensure_ascii=False)) + "\n")
     else:
-        sys.stdout.write(" ".join(escape(c) for c in columns) + "\n")
+        write_text(" ".join(escape(c) for c in columns) + "\n")
 
 
 @click.command()
@@ -47,7 +46,6 @@ def groups(
                 record = {"name": name, "retention_days": retention, "stored_bytes": stored}
                 shown = [name, f"{retention}d" if retention else "never", str(stored)]
                 _emit(record, as_json, shown)
-            sys.stdout.flush()
     return 0
 
 
@@ -83,5 +81,4 @@ def streams(
                 when = format_time(int(last)) if last is not None else None
                 record = {"name": name, "last_event": when}
                 _emit(record, as_json, [name, when or "-"])
-            sys.stdout.flush()
     return 0

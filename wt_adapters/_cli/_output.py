@@ -58,6 +58,17 @@ def style(text: str, code: str, enabled: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if enabled else text
 
 
+def write_text(text: str) -> None:
+    """Write to stdout and flush; characters its encoding lacks are shown as escapes."""
+    out = sys.stdout
+    try:
+        out.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(out, "encoding", None) or "utf-8"
+        out.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    out.flush()
+
+
 def stdout_closed() -> bool:
     """Tell whether the reader of stdout went away (a closed pipe), without writing."""
     try:

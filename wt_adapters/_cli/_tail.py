@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -22,7 +21,15 @@ from ._common import (
     echo_err,
     make_client,
 )
-from ._output import COLOR_CHOICES, escape, escape_json, stdout_closed, style, use_color
+from ._output import (
+    COLOR_CHOICES,
+    escape,
+    escape_json,
+    stdout_closed,
+    style,
+    use_color,
+    write_text,
+)
 
 #: With --follow, events up to this far behind the newest one seen are still looked for
 #: (they can reach CloudWatch late: batching, retries).
@@ -178,8 +185,7 @@ class Printer:
         """Write a page of events and flush; return how many."""
         lines = [self.render(event) for event in events]
         if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+            write_text("\n".join(lines) + "\n")
         return len(lines)
 
 
