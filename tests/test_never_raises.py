@@ -194,3 +194,26 @@ def test_a_failing_warning_hook_is_reported_on_stderr(
         warnings.showwarning = broken
         logger.info("")
     assert "wt_adapters: WatchtowerWarning: Received empty message" in capsys.readouterr().err
+
+
+def test_a_close_that_times_out_reports_without_raising_under_w_error() -> None:
+    script = textwrap.dedent(
+        """
+        import logging
+        from wt_adapters import CloudWatchLogHandler
+
+        handler = CloudWatchLogHandler(
+            log_group_name="g-unreachable", endpoint_url="http://127.0.0.1:9", retry_deadline=60
+        )
+        log = logging.getLogger("app")
+        log.propagate = False
+        log.addHandler(handler)
+        log.warning("never delivered")
+        print(handler.close(timeout=0.5), handler.stats()["dropped"])
+        """
+    )
+    done = run_python(script, PYTHONWARNINGS="error")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "False {'close_timeout': 1}\n"
+    assert "wt_adapters: WatchtowerWarning: Timed out while delivering logs: 1 events" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from collections import deque
 from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple
 
@@ -367,11 +366,11 @@ class Engine:
         self._announce()
         if lost:
             why = f" (last error: {last_error})" if last_error else ""
-            warnings.warn(
+            report(
                 f"Timed out while delivering logs: {lost} events for log group "
                 f"{self.settings.log_group_name!r} could not be delivered before close{why}",
                 WatchtowerWarning,
-                stacklevel=2,
+                origin=self,
             )
         return done and not lost and not in_flight
 
