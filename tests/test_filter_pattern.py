@@ -70,6 +70,32 @@ def test_json_patterns(pattern: str, document: Any, expected: bool) -> None:
     assert matches(pattern, json.dumps(document)) is expected
 
 
+ACCESS_LOG = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 404 2326'
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("[ip, id, user, timestamp, request, status_code, bytes]", True),
+        ("[ip, id, user]", False),  # seven fields, not three
+        ("[ip, id, user, timestamp, request, status_code = 404, bytes]", True),
+        ("[ip, id, user, timestamp, request, status_code = 4*, bytes]", True),
+        ("[..., status_code = 404 || status_code = 410, bytes]", True),
+        ("[..., status_code = 200, bytes]", False),
+        ("[ip, ..., bytes > 1000]", True),
+        ("[ip, ..., bytes >= 2327]", False),
+        ('[..., request = "*gif*", status_code, bytes]', True),
+        ('[ip, id, user, timestamp = "10/Oct/2000*", ...]', True),
+        ("[ip = 127.0.0.1, ...]", True),
+        ("[a, ..., b = frank, ...]", True),
+        ("[a, b, c != frank, ...]", False),
+        ("[..., code = 404 && size < 3000, size]", True),
+    ],
+)
+def test_space_delimited_patterns(pattern: str, expected: bool) -> None:
+    assert matches(pattern, ACCESS_LOG) is expected
+
+
 def test_a_json_pattern_matches_no_text_message() -> None:
     assert not matches("{ $.n = 1 }", "n = 1")
     assert not matches("{ $.n = 1 }", "[1]")
@@ -85,8 +111,14 @@ def test_a_json_pattern_matches_no_text_message() -> None:
         "{ $.a = 1 } extra",
         "{ $.a IS MAYBE }",
         '"unterminated',
-        "[ip, user]",
         "%(%",
+        "[]",
+        "[...]",
+        "[a, a]",
+        "[a = ]",
+        "[a b]",
+        "[a, b = 1 && z = 2]",
+        "[a, b > x]",
     ],
 )
 def test_a_pattern_cloudwatch_would_refuse_is_an_error(pattern: str) -> None:

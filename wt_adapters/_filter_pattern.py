@@ -13,8 +13,10 @@
   wildcards in strings, ``%regex%`` values, ``IS TRUE``, ``IS FALSE``,
   ``IS NULL`` and ``NOT EXISTS``.
 
-Space-delimited patterns (``[ip, user, ...]``) are refused with a clear error
-rather than matched loosely.
+- space-delimited patterns: ``[ip, user, ..., status = 4*, bytes > 1000]``,
+  the message split into fields at spaces (a field in double quotes or square
+  brackets is one field), ``...`` for any number of fields, and conditions
+  with the same operators (``[..., code = 404 || code = 410, size]``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ._errors import WatchtowerError
 
@@ -43,10 +45,7 @@ def compile_pattern(pattern: Optional[str]) -> Matcher:
     if text.startswith("{"):
         return _compile_json(text)
     if text.startswith("["):
-        raise FilterPatternError(
-            f"filter pattern {pattern!r}: space-delimited patterns ([a, b, ...]) are not"
-            " supported by the local endpoint"
-        )
+        return _compile_delimited(text)
     return _compile_terms(text)
 
 
@@ -334,3 +333,179 @@ def _compile_json(text: str) -> Matcher:
         return isinstance(document, dict) and predicate(document)
 
     return match_json
+
+
+# ---------------------------------------------------------------- space-delimited
+
+_DELIMITED_TOKENS = re.compile(
+    r"""\s*(?:
+      (?P<op>&&|\|\||!=|<=|>=|=|<|>|\[|\]|,)
+    | (?P<ellipsis>\.\.\.)
+    | "(?P<string>(?:[^"\\]|\\.)*)"
+    | (?P<regex>%[^%]+%)
+    | (?P<word>[^\s,\[\]&|=!<>"]+)
+    )""",
+    re.VERBOSE,
+)
+_MESSAGE_FIELD = re.compile(r'"([^"]*)"|\[([^\]]*)\]|(\S+)')
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_ELLIPSIS = "..."
+
+Condition = Callable[[Dict[str, str]], bool]
+
+
+def _field_test(op: str, value: Value, text: str) -> Callable[[str], bool]:
+    """A test on one field's text: numeric when `value` is a number, else on the string."""
+    if isinstance(value, float):
+        compare = _COMPARE[op]
+
+        def number_test(found: str) -> bool:
+            try:
+                number = float(found)
+            except ValueError:
+                return False
+            return math.isfinite(number) and compare(number, value)
+
+        return number_test
+    string_test = _comparison([], op, value, text)
+    return lambda found: string_test(found)
+
+
+class _DelimitedParser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: List[Token] = []
+        position = 0
+        while text[position:].strip():
+            match = _DELIMITED_TOKENS.match(text, position)
+            if match is None or match.end() == position:
+                raise self.fail(f"unexpected {text[position:].strip()[:20]!r}")
+            kind = match.lastgroup or ""
+            self.tokens.append((kind, match.group(kind)))
+            position = match.end()
+        self.index = 0
+        #: The field names the conditions mention (each must be a field).
+        self.mentioned: List[str] = []
+
+    def fail(self, why: str) -> FilterPatternError:
+        return FilterPatternError(f"filter pattern {self.text!r}: {why}")
+
+    def peek(self) -> Optional[Token]:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise self.fail("it ends too early")
+        self.index += 1
+        return token
+
+    def parse(self) -> Tuple[List[str], List[Condition]]:
+        if self.take() != ("op", "["):
+            raise self.fail("expected '['")
+        fields: List[str] = []
+        conditions: List[Condition] = []
+        while True:
+            kind, value = self.take()
+            if kind == "ellipsis":
+                fields.append(_ELLIPSIS)
+            elif kind == "word" and _NAME.match(value):
+                if value in fields:
+                    raise self.fail(f"the field {value!r} is named twice")
+                fields.append(value)
+                following = self.peek()
+                if following is not None and following[0] == "op" and following[1] in _COMPARE:
+                    conditions.append(self.condition(value))
+            else:
+                raise self.fail(f"expected a field name or '...', found {value!r}")
+            kind, value = self.take()
+            if (kind, value) == ("op", "]"):
+                break
+            if (kind, value) != ("op", ","):
+                raise self.fail(f"expected ',' or ']', found {value!r}")
+        if self.peek() is not None:
+            raise self.fail(f"unexpected {self.take()[1]!r} after ']'")
+        names = set(fields)
+        for name in self.mentioned:
+            if name not in names:
+                raise self.fail(f"the condition names {name!r}, which is not a field")
+        if not any(f != _ELLIPSIS for f in fields):
+            raise self.fail("a pattern needs at least one field")
+        return fields, conditions
+
+    def condition(self, name: str) -> Condition:
+        """`op value` for `name`, then more comparisons joined by && (binding first) and ||."""
+        self.mentioned.append(name)
+        alternatives: List[List[Tuple[str, Callable[[str], bool]]]] = [[]]
+        while True:
+            kind, op = self.take()
+            if kind != "op" or op not in _COMPARE:
+                raise self.fail(f"expected an operator after {name}, found {op!r}")
+            alternatives[-1].append((name, _field_test(op, self.value(), self.text)))
+            token = self.peek()
+            if token not in (("op", "&&"), ("op", "||")):
+                break
+            self.index += 1
+            if token == ("op", "||"):
+                alternatives.append([])
+            kind, name = self.take()
+            if kind != "word" or not _NAME.match(name):
+                raise self.fail(f"expected a field name after {token[1]}, found {name!r}")
+            self.mentioned.append(name)
+
+        def test(fields: Dict[str, str]) -> bool:
+            return any(
+                all(field in fields and check(fields[field]) for field, check in group)
+                for group in alternatives
+            )
+
+        return test
+
+    def value(self) -> Value:
+        kind, text = self.take()
+        if kind == "string":
+            return re.sub(r"\\(.)", r"\1", text)
+        if kind == "regex":
+            return _regex(text[1:-1], self.text)
+        if kind == "word":
+            try:
+                number = float(text)
+            except ValueError:
+                return text
+            return number if math.isfinite(number) else text
+        raise self.fail(f"expected a value, found {text!r}")
+
+
+def _split_message(message: str) -> List[str]:
+    return [str(match.group(match.lastindex or 0)) for match in _MESSAGE_FIELD.finditer(message)]
+
+
+def _assignments(
+    fields: Sequence[str], values: Sequence[str], i: int = 0, j: int = 0
+) -> Iterator[Dict[str, str]]:
+    """Every way the pattern's fields can take the message's values, in order."""
+    if i == len(fields):
+        if j == len(values):
+            yield {}
+        return
+    name = fields[i]
+    if name == _ELLIPSIS:
+        for k in range(j, len(values) + 1):
+            yield from _assignments(fields, values, i + 1, k)
+        return
+    if j < len(values):
+        for rest in _assignments(fields, values, i + 1, j + 1):
+            yield {name: values[j], **rest}
+
+
+def _compile_delimited(text: str) -> Matcher:
+    fields, conditions = _DelimitedParser(text).parse()
+
+    def match_delimited(message: str) -> bool:
+        values = _split_message(message)
+        return any(
+            all(condition(assigned) for condition in conditions)
+            for assigned in _assignments(fields, values)
+        )
+
+    return match_delimited
