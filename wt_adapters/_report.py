@@ -58,7 +58,8 @@ def report(message: str, category: type = WatchtowerWarning, origin: Any = None)
             module = str(frame.f_globals.get("__name__"))
             registry = frame.f_globals.setdefault("__warningregistry__", {})
         else:
-            filename, lineno = _origins.get(origin, ("<wt_adapters delivery thread>", 0))
+            where = _origins.get(origin) if origin is not None else None  # None: no weakref
+            filename, lineno = where or ("<wt_adapters delivery thread>", 0)
             module, registry = "wt_adapters", None
         warnings.warn_explicit(message, category, filename, lineno, module, registry)
     except Exception:
