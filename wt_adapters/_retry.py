@@ -14,7 +14,7 @@ class RetryPolicy:
     """How long and how often the engine retries a batch that failed to send.
 
     The n-th retry waits a random time between 0 and
-    ``min(maximum, initial * multiplier ** n)`` seconds ("full jitter"), for as
+    ``min(maximum, initial * multiplier ** (n - 1))`` seconds ("full jitter"), for as
     long as the batch's first failure is less than `deadline` seconds ago.
     """
 
