@@ -243,7 +243,9 @@ OPTIONS: Dict[str, Option] = {
                watchtower=True),
         # wt_adapters' own, keyword-only
         Option("endpoint_url", None, optional_text, "str",
-               "CloudWatch Logs endpoint for the client this makes (not with `boto3_client`)."),
+               "CloudWatch Logs endpoint for the client this makes; by default what boto3"
+               " resolves (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL`,"
+               " `~/.aws/config`), then `AWS_ENDPOINT_URL_LOGS`."),
         Option("max_queue_events", 100_000, integer(1), "int",
                "Most events held in memory waiting to be sent."),
         Option("max_queue_bytes", 64 * 1024 * 1024, integer(MAX_BATCH_BYTES), "int",
