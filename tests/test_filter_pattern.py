@@ -147,13 +147,35 @@ def test_json_equality_agrees_with_python(document: dict[str, Any], key: str, va
     assert matches(f"{{ $.{key} = {literal} }}", json.dumps(document)) is expected
 
 
-@given(st.text(max_size=30))
-def test_any_text_compiles_or_is_refused_clearly(pattern: str) -> None:
+PATTERN_TEXT = st.text(alphabet='{}[]()$.*"%?-=!<>&| ,abc019', max_size=30)
+MESSAGES = st.text(max_size=40) | st.just("{" * 100_000) | st.builds(
+    json.dumps, st.recursive(st.integers() | st.text(max_size=5),
+                             lambda inner: st.lists(inner) | st.dictionaries(st.text("abc"), inner)))  # fmt: skip
+
+
+@given(st.text(max_size=30) | PATTERN_TEXT, MESSAGES)
+def test_any_pattern_compiles_or_is_refused_and_never_raises_on_a_message(
+    pattern: str, message: str
+) -> None:
     try:
         match = compile_pattern(pattern)
     except FilterPatternError:
         return
-    assert match("some message") in (True, False)
+    assert match(message) in (True, False)
+
+
+def test_a_deeply_nested_message_is_not_json_to_a_pattern() -> None:
+    assert not matches("{ $.a = 1 }", '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def test_many_ellipses_over_a_long_message_are_answered_in_time() -> None:
+    started = time.monotonic()
+    long = " ".join(["w"] * 2000)
+    assert not matches("[..., a = x, ..., b = y, ..., c = z]", long)
+    assert matches("[..., a = x, ..., b = y, ..., c = z]", f"x {long} y {long} z")
+    # A condition across fields can't cut placements short: past the budget, no match.
+    assert not matches("[..., a, ..., b, ..., c = z && a = q]", long)
+    assert time.monotonic() - started < 30
 
 
 # ------------------------------------------------------------------ the local endpoint

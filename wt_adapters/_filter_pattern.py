@@ -24,7 +24,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from ._errors import WatchtowerError
 
@@ -328,7 +339,7 @@ def _compile_json(text: str) -> Matcher:
             return False
         try:
             document = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to read
             return False
         return isinstance(document, dict) and predicate(document)
 
@@ -400,11 +411,11 @@ class _DelimitedParser:
         self.index += 1
         return token
 
-    def parse(self) -> Tuple[List[str], List[Condition]]:
+    def parse(self) -> Tuple[List[str], List[Tuple[FrozenSet[str], Condition]]]:
         if self.take() != ("op", "["):
             raise self.fail("expected '['")
         fields: List[str] = []
-        conditions: List[Condition] = []
+        conditions: List[Tuple[FrozenSet[str], Condition]] = []
         while True:
             kind, value = self.take()
             if kind == "ellipsis":
@@ -415,7 +426,9 @@ class _DelimitedParser:
                 fields.append(value)
                 following = self.peek()
                 if following is not None and following[0] == "op" and following[1] in _COMPARE:
-                    conditions.append(self.condition(value))
+                    before = len(self.mentioned)
+                    test = self.condition(value)
+                    conditions.append((frozenset(self.mentioned[before:]), test))
             else:
                 raise self.fail(f"expected a field name or '...', found {value!r}")
             kind, value = self.take()
@@ -480,32 +493,79 @@ def _split_message(message: str) -> List[str]:
     return [str(match.group(match.lastindex or 0)) for match in _MESSAGE_FIELD.finditer(message)]
 
 
-def _assignments(
-    fields: Sequence[str], values: Sequence[str], i: int = 0, j: int = 0
+class _GiveUp(Exception):
+    pass
+
+
+#: Most steps spent placing a pattern's fields over one message (several ``...``
+#: over a long message could otherwise take very long); past it, no match.
+MAX_STEPS = 100_000
+
+
+def _placements(
+    fields: Sequence[str],
+    own: Sequence[Optional[Callable[[str], bool]]],
+    values: Sequence[str],
 ) -> Iterator[Dict[str, str]]:
-    """Every way the pattern's fields can take the message's values, in order."""
-    if i == len(fields):
-        if j == len(values):
-            yield {}
-        return
-    name = fields[i]
-    if name == _ELLIPSIS:
-        for k in range(j, len(values) + 1):
-            yield from _assignments(fields, values, i + 1, k)
-        return
-    if j < len(values):
-        for rest in _assignments(fields, values, i + 1, j + 1):
-            yield {name: values[j], **rest}
+    """Every way the pattern's fields can take the message's values in order.
+
+    A field's own condition is checked as it is placed, so that hopeless
+    placements are cut short; raises `_GiveUp` after `MAX_STEPS` steps.
+    """
+    count = len(fields)
+    needed = [0] * (count + 1)  # fields (not ...) from i on
+    open_after = [False] * (count + 1)  # a ... from i on
+    for i in range(count - 1, -1, -1):
+        needed[i] = needed[i + 1] + (fields[i] != _ELLIPSIS)
+        open_after[i] = open_after[i + 1] or fields[i] == _ELLIPSIS
+    steps = 0
+    assigned: Dict[str, str] = {}
+
+    def place(i: int, j: int) -> Iterator[Dict[str, str]]:
+        nonlocal steps
+        steps += 1
+        if steps > MAX_STEPS:
+            raise _GiveUp
+        left = len(values) - j
+        if left < needed[i] or (not open_after[i] and left != needed[i]):
+            return
+        if i == count:
+            yield dict(assigned)
+            return
+        name = fields[i]
+        if name == _ELLIPSIS:
+            for k in range(j, len(values) - needed[i + 1] + 1):
+                yield from place(i + 1, k)
+            return
+        test = own[i]
+        if test is not None and not test(values[j]):
+            return
+        assigned[name] = values[j]
+        yield from place(i + 1, j + 1)
+        del assigned[name]
+
+    yield from place(0, 0)
 
 
 def _compile_delimited(text: str) -> Matcher:
     fields, conditions = _DelimitedParser(text).parse()
+    own: List[Optional[Callable[[str], bool]]] = [None] * len(fields)
+    across: List[Condition] = []
+    for names, test in conditions:
+        if len(names) == 1:
+            (name,) = names
+            index = fields.index(name)
+            own[index] = lambda value, n=name, t=test: t({n: value})  # type: ignore[misc]
+        else:
+            across.append(test)
 
     def match_delimited(message: str) -> bool:
         values = _split_message(message)
-        return any(
-            all(condition(assigned) for condition in conditions)
-            for assigned in _assignments(fields, values)
-        )
+        try:
+            return any(
+                all(test(placed) for test in across) for placed in _placements(fields, own, values)
+            )
+        except _GiveUp:
+            return False
 
     return match_delimited
