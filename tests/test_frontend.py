@@ -1,0 +1,102 @@
+"""What the three front ends share, as pure functions: the guard, the SDK filter, the reporter."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Any, List
+
+import pytest
+
+from wt_adapters import WatchtowerWarning, _frontend, _report
+from wt_adapters._threads import MAX_NESTING, thread_state
+
+
+def test_a_record_is_shipped_when_nothing_is_under_way() -> None:
+    assert _frontend.enter() == _frontend.SHIP
+    assert thread_state.depth == 1
+    _frontend.leave()
+    assert thread_state.depth == 0
+
+
+def test_a_record_from_inside_the_engine_stays_local() -> None:
+    thread_state.in_engine = True
+    try:
+        assert _frontend.enter() == _frontend.LOCAL
+        _frontend.leave()
+    finally:
+        thread_state.in_engine = False
+    assert thread_state.depth == 0
+
+
+def test_records_nested_too_deep_are_left_out() -> None:
+    entered = []
+    while (how := _frontend.enter()) != _frontend.OUT:
+        entered.append(how)
+    assert entered == [_frontend.SHIP] * MAX_NESTING
+    for _ in entered:
+        _frontend.leave()
+    assert thread_state.depth == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "noise"),
+    [
+        ("botocore.endpoint", 10, True),
+        ("urllib3.connectionpool", 5, True),
+        ("boto3.resources", 10, True),
+        ("s3transfer", 10, True),
+        ("botocore.endpoint", 20, False),
+        ("urllib3", 30, False),
+        ("app.botocore", 10, False),
+        ("myboto3", 10, False),
+    ],
+)
+def test_only_the_aws_sdks_debug_records_are_noise(name: str, level: int, noise: bool) -> None:
+    assert _frontend.is_sdk_noise(name, level) is noise
+
+
+def test_a_report_is_a_warning_at_the_callers_line() -> None:
+    with pytest.warns(WatchtowerWarning, match="reported") as caught:
+        _report.report("reported")  # this line
+    (warning,) = caught.list
+    assert warning.filename == __file__
+    assert "this line" in open(__file__, encoding="utf-8").read().splitlines()[warning.lineno - 1]
+
+
+def test_under_an_error_filter_a_report_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _report.report("not raised")
+    assert capsys.readouterr().err == "wt_adapters: WatchtowerWarning: not raised\n"
+
+
+def test_a_report_with_no_user_frame_points_where_its_origin_was_configured() -> None:
+    class Owner:
+        pass
+
+    owner = Owner()
+    _report.remember_origin(owner)  # this line is the origin
+    caught: List[Any] = []
+    with pytest.warns(WatchtowerWarning, match="from a thread") as record:
+        thread = threading.Thread(
+            target=_report.report, args=("from a thread",), kwargs={"origin": owner}
+        )
+        thread.start()
+        thread.join()
+        caught = record.list
+    (warning,) = caught
+    assert warning.filename == __file__
+    assert (
+        "this line is the origin"
+        in open(__file__, encoding="utf-8").read().splitlines()[warning.lineno - 1]
+    )
+
+
+def test_a_report_with_no_user_frame_and_no_origin_names_the_delivery_thread() -> None:
+    with pytest.warns(WatchtowerWarning, match="anonymous") as record:
+        thread = threading.Thread(target=_report.report, args=("anonymous",))
+        thread.start()
+        thread.join()
+    (warning,) = record.list
+    assert warning.filename == "<wt_adapters delivery thread>"
