@@ -48,8 +48,12 @@ def test_the_ceiling_doubles_from_the_initial_delay_up_to_the_maximum() -> None:
 
 def test_delays_are_spread_over_the_whole_range_full_jitter() -> None:
     policy = RetryPolicy(initial=1.0, maximum=1.0)
+    state = random.getstate()
     random.seed(1234)
-    delays = [policy.delay(5) for _ in range(2000)]
+    try:
+        delays = [policy.delay(5) for _ in range(2000)]
+    finally:
+        random.setstate(state)
     assert min(delays) < 0.05 and max(delays) > 0.95
     assert 0.45 < sum(delays) / len(delays) < 0.55
 
