@@ -10,7 +10,8 @@ import warnings
 from typing import Any, Iterator
 
 import pytest
-from helpers import REGION, make_client
+from faultproxy import FaultProxy
+from helpers import REGION, host_and_port, make_client
 from moto.server import ThreadedMotoServer
 
 from wt_adapters import WatchtowerWarning, _registry
@@ -50,6 +51,13 @@ def endpoint(moto_server: str) -> str:
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
     return moto_server
+
+
+@pytest.fixture
+def proxy(endpoint: str) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the endpoint, recording every request it receives."""
+    with FaultProxy(*host_and_port(endpoint), record=True) as fault_proxy:
+        yield fault_proxy
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import boto3
 import pytest
-from helpers import ROOT, free_port, subprocess_env
+from helpers import ROOT, free_port, host_and_port, subprocess_env
 
 from wt_adapters._cli._output import escape
 from wt_adapters._cli._tail import format_time, parse_time
@@ -409,8 +409,7 @@ def test_tail_prints_the_first_page_before_it_reads_the_next(
 
     start = int(time.time() * 1000) - 600_000
     put(logs, "paged", "s", [f"event {i}" for i in range(25_000)], start=start)
-    host, port = local.rsplit(":", 1)
-    with FaultProxy(host.rsplit("/", 1)[-1], int(port)) as proxy:
+    with FaultProxy(*host_and_port(local)) as proxy:
         proxy.add_fault("latency", target="Logs_20140328.FilterLogEvents", latency=1.5)
         began = time.monotonic()
         proc = subprocess.Popen(command("tail", "paged", "--since", "1h"),

@@ -8,26 +8,19 @@ import json
 import logging
 import textwrap
 import time
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from faultproxy import PUT_LOG_EVENTS, FaultProxy, Received
-from helpers import DUMMY, REGION, host_and_port, make_client, messages, run_python
+from helpers import DUMMY, REGION, make_client, messages, run_python
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning
 
 CREATE_STREAM = "Logs_20140328.CreateLogStream"
 CREATE_GROUP = "Logs_20140328.CreateLogGroup"
-
-
-@pytest.fixture
-def proxy(endpoint: str) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the endpoint that records every request."""
-    with FaultProxy(*host_and_port(endpoint), record=True) as p:
-        yield p
 
 
 def targets(proxy: FaultProxy) -> List[str]:

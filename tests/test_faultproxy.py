@@ -30,12 +30,6 @@ def upstream(endpoint: str) -> tuple[str, int]:
     return host_and_port(endpoint)
 
 
-@pytest.fixture
-def proxy(upstream: tuple[str, int]) -> Iterator[FaultProxy]:
-    with FaultProxy(*upstream) as fault_proxy:
-        yield fault_proxy
-
-
 def make_client(url: str, read_timeout: float = 10.0) -> CloudWatchLogsClient:
     """A client that makes one attempt per call, so each fault shows."""
     client: CloudWatchLogsClient = helpers.make_client(
