@@ -429,3 +429,11 @@ def test_tail_prints_the_first_page_before_it_reads_the_next(
     assert rest == 24_999
     # Three pages, 1.5 s each: the first line comes two round trips before the end.
     assert total - first >= 2.5, (first, total)
+
+
+def test_demo_goes_to_aws_only_when_asked(tmp_path: Path) -> None:
+    no_credentials = subprocess_env(credentials=False, home=tmp_path, AWS_REGION="us-east-1")
+    asked = run("demo", "--aws", env=no_credentials)
+    assert asked.returncode == 3 and "no AWS credentials" in asked.stderr
+    both = run("demo", "--aws", "--local", env=no_credentials)
+    assert both.returncode == 2 and "--local and --aws" in both.stderr

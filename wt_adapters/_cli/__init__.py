@@ -29,7 +29,7 @@ def cli() -> None:
     \b
     Start here:
       wt-adapters demo                 log through stdlib, structlog and loguru, show what
-                                       CloudWatch stored (a local endpoint if no AWS is set up)
+                                       CloudWatch stored (on a local endpoint; --aws for AWS)
       wt-adapters local                a local CloudWatch Logs endpoint for your app
       app | wt-adapters pipe -g G      ship a program's output
       wt-adapters tail G -f            read it back

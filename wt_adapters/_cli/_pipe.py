@@ -263,7 +263,7 @@ def _describe(counts: Dict[str, int]) -> str:
     type=int,
     default=256 * 1024,
     show_default=True,
-    help="Longer lines are cut to this many bytes (26 bytes of overhead included).",
+    help="Longer lines are split into events of this many bytes (26 of them overhead).",
 )
 @click.option(
     "--retention-days",
