@@ -7,15 +7,22 @@ without PYTHONUNBUFFERED, and waits on it with a deadline.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytest
 from helpers import free_port, make_client, read_events, subprocess_env
+
+import wt_adapters
+from wt_adapters import WatchtowerError
 
 #: Prepended to every script: where the test server is, and a shortened exit deadline.
 PRELUDE = """\
@@ -226,3 +233,247 @@ def test_multiprocessing_children_deliver_when_their_target_returns(
     assert delivered == expected
     for ms in by_stream.values():  # each child's records in the order it logged them
         assert ms == sorted(ms, key=lambda m: tuple(int(w) for w in m.split()[1::2]))
+
+
+# ---------------------------------------------------------------------- SIGTERM
+
+SIGTERM_WORKER = """
+    import logging, signal, time, wt_adapters
+    log = logging.getLogger("term")
+    log.setLevel(logging.INFO)
+    handler = wt_adapters.CloudWatchLogHandler(
+        log_group_name=GROUP, log_stream_name="term", boto3_client=make_client(),
+        send_interval=60)
+    log.addHandler(handler)
+    {setup}
+    for i in range(1000):
+        log.info("record %d", i)
+    print("ready", flush=True)
+    deadline = time.monotonic() + 30  # ends by itself if no signal comes
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        {after_signal}
+    sys.exit(3)
+"""
+
+
+def sigterm_script(tmp_path: Path, setup: str = "", after_signal: str = "pass") -> Path:
+    return write_script(
+        tmp_path, SIGTERM_WORKER.replace("{setup}", setup).replace("{after_signal}", after_signal)
+    )
+
+
+def start(script: Path, env: Dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-W", "error", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=script.parent,
+    )
+
+
+def terminate_when_ready(proc: subprocess.Popen[str], timeout: float = 60) -> Tuple[str, str]:
+    """Wait for the child's "ready" line, send it SIGTERM, and return its stdout and stderr."""
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        assert ready, "the child never said it was ready"
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=timeout)
+        return out, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def delivered(endpoint: str, group: str) -> List[str]:
+    try:
+        return [m for ms in messages_by_stream(endpoint, group).values() for m in ms]
+    except make_client(endpoint).exceptions.ResourceNotFoundException:
+        return []  # the group was never created: nothing was sent
+
+
+def test_sigterm_without_the_option_loses_what_is_queued(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    proc = start(sigterm_script(tmp_path), child_env(endpoint, group))
+    _, err = terminate_when_ready(proc)
+    assert proc.returncode == -signal.SIGTERM, err  # 143 to a shell
+    assert delivered(endpoint, group) == []  # Python's default action skips atexit
+
+
+def test_sigterm_with_flush_on_sigterm_delivers_everything_and_ends_with_status_143(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    script = sigterm_script(tmp_path, setup="wt_adapters.flush_on_sigterm()")
+    proc = start(script, child_env(endpoint, group))
+    started = time.monotonic()
+    _, err = terminate_when_ready(proc)
+    assert proc.returncode == -signal.SIGTERM, err
+    assert err == ""
+    assert time.monotonic() - started < 20
+    assert delivered(endpoint, group) == [f"record {i}" for i in range(1000)]
+
+
+def test_sigterm_status_is_143_to_a_shell(tmp_path: Path, endpoint: str, group: str) -> None:
+    script = sigterm_script(tmp_path, setup="wt_adapters.flush_on_sigterm()")
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", f'"{sys.executable}" -W error "{script}" & echo $! ; wait $! ; echo $?'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(endpoint, group),
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())
+        assert select.select([proc.stdout], [], [], 60)[0]
+        assert proc.stdout.readline() == "ready\n"
+        os.kill(pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert out.split() == ["143"], err
+    assert len(delivered(endpoint, group)) == 1000
+
+
+def test_sigterm_calls_the_handler_installed_before_after_flushing(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    setup = textwrap.dedent("""\
+        def previous(signum, frame):
+            print("previous handler: sent", handler.stats()["sent"], flush=True)
+            sys.exit(7)
+        signal.signal(signal.SIGTERM, previous)
+        wt_adapters.flush_on_sigterm()""").replace("\n", "\n    ")
+    proc = start(sigterm_script(tmp_path, setup=setup), child_env(endpoint, group))
+    out, err = terminate_when_ready(proc)
+    assert proc.returncode == 7, err
+    assert out == "previous handler: sent 1000\n"
+    assert delivered(endpoint, group) == [f"record {i}" for i in range(1000)]
+
+
+def test_sigterm_ignored_before_stays_ignored_after_the_flush(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    setup = "signal.signal(signal.SIGTERM, signal.SIG_IGN); wt_adapters.flush_on_sigterm()"
+    after = 'if handler.stats()["sent"] == 1000: print("still running"); sys.exit(0)'
+    script = sigterm_script(tmp_path, setup=setup, after_signal=after)
+    proc = start(script, child_env(endpoint, group))
+    out, err = terminate_when_ready(proc)
+    assert proc.returncode == 0, err
+    assert out == "still running\n"
+    assert len(delivered(endpoint, group)) == 1000
+
+
+def test_sigterm_inside_a_log_call_flushes_once_the_call_returns(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    # The signal arrives while the handler formats record 500 (a log call may
+    # hold an engine's lock then): the flush must not deadlock.
+    script = write_script(
+        tmp_path,
+        """
+        import logging, signal, time, wt_adapters
+
+        class KillingFormatter(logging.Formatter):
+            def format(self, record):
+                if record.args == (500,):
+                    os.kill(os.getpid(), signal.SIGTERM)  # handled inside this log call
+                return super().format(record)
+
+        log = logging.getLogger("term")
+        log.setLevel(logging.INFO)
+        handler = wt_adapters.CloudWatchLogHandler(
+            log_group_name=GROUP, log_stream_name="term", boto3_client=make_client(),
+            send_interval=60)
+        handler.setFormatter(KillingFormatter())
+        log.addHandler(handler)
+        wt_adapters.flush_on_sigterm()
+        for i in range(1000):
+            log.info("record %d", i)
+        time.sleep(30)
+        sys.exit(3)
+        """,
+    )
+    started = time.monotonic()
+    run = run_script(script, child_env(endpoint, group), timeout=60, flags=("-W", "error"))
+    assert run.returncode == -signal.SIGTERM, run.stderr
+    assert time.monotonic() - started < 25
+    got = delivered(endpoint, group)
+    assert got[:501] == [f"record {i}" for i in range(501)]
+    assert got == [f"record {i}" for i in range(len(got))]
+
+
+def test_pool_workers_still_end_at_once_when_terminated_with_flush_on_sigterm(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    # `with Pool()` ends its workers with terminate(), that is SIGTERM. A Python
+    # handler there might not run while a worker waits on its task queue, and
+    # the parent would wait for ever: in multiprocessing children the handler
+    # before ours is put back (they flush when their target returns instead).
+    script = write_script(
+        tmp_path,
+        CHILDREN.replace(
+            "import logging, multiprocessing, wt_adapters",
+            "import logging, multiprocessing, signal, wt_adapters\n"
+            "    wt_adapters.flush_on_sigterm()",
+        )
+        .replace(
+            "        return n",
+            "        default = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL\n"
+            "        print('child handler', default, flush=True)\n"
+            "        return n",
+        )
+        .replace(
+            """            pool = ctx.Pool(4)
+            assert pool.map(work, range(4), chunksize=1) == [0, 1, 2, 3]
+            pool.close()
+            pool.join()""",
+            """            for _ in range(3):
+                with ctx.Pool(4) as pool:
+                    assert pool.map(work, range(4), chunksize=1) == [0, 1, 2, 3]""",
+        ),
+    )
+    for method in START_METHODS:
+        run = subprocess.run(
+            [sys.executable, "-W", "error", str(script), "pool", method],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=child_env(endpoint, group),
+            cwd=tmp_path,
+        )
+        assert run.returncode == 0, run.stderr
+        lines = run.stdout.splitlines()
+        assert lines[:-1] == ["child handler True"] * 12, run.stdout  # 3 pools x 4 tasks
+
+
+def test_flush_on_sigterm_refuses_to_be_set_up_from_another_thread() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    errors: List[BaseException] = []
+
+    def set_up() -> None:
+        try:
+            wt_adapters.flush_on_sigterm()
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=set_up, name="not-main")
+    thread.start()
+    thread.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], WatchtowerError)
+    assert "main thread" in str(errors[0]) and "not-main" in str(errors[0])
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_flush_on_sigterm_checks_its_timeout() -> None:
+    with pytest.raises(WatchtowerError, match="timeout"):
+        wt_adapters.flush_on_sigterm(timeout=-1)

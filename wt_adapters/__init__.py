@@ -11,6 +11,7 @@ from ._json import json_serialize_default
 from ._registry import flush_all as _flush_all
 from ._retry import RetryPolicy
 from ._serverless import flush_after
+from ._signals import flush_on_sigterm
 from ._streams import DEFAULT_LOG_STREAM_NAME
 from .stdlib import DEFAULT_LOG_GROUP_NAME, CloudWatchLogFormatter, CloudWatchLogHandler
 
@@ -38,5 +39,6 @@ __all__ = [
     "__version__",
     "flush",
     "flush_after",
+    "flush_on_sigterm",
     "json_serialize_default",
 ]

@@ -141,6 +141,9 @@ def _flush_in_child(_token: _Token) -> None:
     # Priority 100: ahead of multiprocessing's own finalizers (queues' feeder
     # threads at 10 and -5), while the child still works as it did.
     Finalize(None, _flush_all_at_exit, exitpriority=100)
+    signals = sys.modules.get(f"{__package__}._signals")
+    if signals is not None:
+        signals.leave_sigterm_to_multiprocessing()
 
 
 def _after_fork_in_child() -> None:
