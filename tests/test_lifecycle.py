@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,13 +17,14 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
-from helpers import free_port, make_client, read_events, subprocess_env
+from helpers import free_port, make_client, read_events, subprocess_env, wait_for
 
 import wt_adapters
 from wt_adapters import WatchtowerError
+from wt_adapters._signals import sigterm_flush_installed
 
 #: Prepended to every script: where the test server is, and a shortened exit deadline.
 PRELUDE = """\
@@ -477,3 +479,92 @@ def test_flush_on_sigterm_refuses_to_be_set_up_from_another_thread() -> None:
 def test_flush_on_sigterm_checks_its_timeout() -> None:
     with pytest.raises(WatchtowerError, match="timeout"):
         wt_adapters.flush_on_sigterm(timeout=-1)
+
+
+@pytest.fixture
+def sigterm_restored() -> Iterator[None]:
+    """Put SIGTERM's handler back as it was after the test."""
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _stdlib(**options: object) -> object:
+    return wt_adapters.CloudWatchLogHandler(**options)  # type: ignore[arg-type]
+
+
+def _structlog(**options: object) -> object:
+    pytest.importorskip("structlog")
+    from wt_adapters.structlog import CloudWatchRenderer
+
+    return CloudWatchRenderer(**options)  # type: ignore[arg-type]
+
+
+def _loguru(**options: object) -> object:
+    pytest.importorskip("loguru")
+    from wt_adapters.loguru import cloudwatch_sink
+
+    return cloudwatch_sink(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "make", [_stdlib, _structlog, _loguru], ids=["stdlib", "structlog", "loguru"]
+)
+def test_every_front_end_takes_flush_on_sigterm(
+    make: Callable[..., object], client: object, group: str, sigterm_restored: None
+) -> None:
+    plain = make(log_group_name=group, boto3_client=client)
+    assert not sigterm_flush_installed()
+    front = make(log_group_name=group, boto3_client=client, flush_on_sigterm="true")
+    assert sigterm_flush_installed()
+    for made in (plain, front):
+        made.close()  # type: ignore[attr-defined]
+    assert sigterm_flush_installed()  # process-wide: closing a front end leaves it
+
+
+def test_flush_on_sigterm_chains_to_the_handler_before_and_is_installed_once(
+    sigterm_restored: None,
+) -> None:
+    calls: List[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    wt_adapters.flush_on_sigterm(timeout=1)
+    installed = signal.getsignal(signal.SIGTERM)
+    wt_adapters.flush_on_sigterm(timeout=2)  # again: the same handler, a new deadline
+    assert signal.getsignal(signal.SIGTERM) is installed
+    os.kill(os.getpid(), signal.SIGTERM)
+    wait_for(lambda: calls, timeout=10)
+    assert calls == [signal.SIGTERM]
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_as_pid_1_sigterm_flushes_and_ends_with_status_143(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    # PID 1 of a PID namespace ignores signals it has no handler for.
+    script = sigterm_script(tmp_path, setup="wt_adapters.flush_on_sigterm()")
+    probe = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("no permission to make a PID namespace")
+    proc = subprocess.Popen(
+        ["unshare", "--pid", "--fork", sys.executable, "-W", "error", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(endpoint, group),
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        assert select.select([proc.stdout], [], [], 60)[0]
+        assert proc.stdout.readline() == "ready\n"
+        child = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+        os.kill(child, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert len(delivered(endpoint, group)) == 1000

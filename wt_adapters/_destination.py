@@ -98,6 +98,7 @@ class Options(TypedDict, total=False):
     retry_deadline: Union[float, timedelta, str]
     max_concurrency: Union[int, str]
     json_library: str
+    flush_on_sigterm: Union[bool, str]
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(Settings))
@@ -115,6 +116,10 @@ class Destination:
         #: Every option's value, checked (defaults filled in).
         values = resolve(options)
         self.values: Dict[str, Any] = values
+        if values["flush_on_sigterm"]:
+            from ._signals import flush_on_sigterm
+
+            flush_on_sigterm()
         boto3_client = values["boto3_client"]
         boto3_profile_name = values["boto3_profile_name"]
         self.settings = Settings(

@@ -262,6 +262,10 @@ OPTIONS: Dict[str, Option] = {
         Option("json_library", "auto", json_library, "str",
                "JSON encoder: `\"auto\"` (orjson when installed), `\"orjson\"` or `\"json\"`"
                " (the standard library's)."),
+        Option("flush_on_sigterm", False, boolean, "bool",
+               "On SIGTERM, deliver what every engine holds (up to 5 s), then end as SIGTERM"
+               " would have; process-wide, set up from the main thread (see"
+               " `wt_adapters.flush_on_sigterm`)."),
     )
 }  # fmt: skip
 
