@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import latency
 from benchmarks.scenarios import PAYLOADS, RESULT_PREFIX
 from benchmarks.sink import SinkProcess
 
@@ -826,6 +827,25 @@ def target_checks(outcomes: Sequence[Outcome]) -> List[Tuple[str, float, str, bo
 # --------------------------------------------------------------------- main
 
 
+def latency_report(figures: Dict[str, Any]) -> str:
+    """The latency section and its targets, as markdown."""
+    rows = [
+        [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
+        for aim, measured, want, met in latency.targets(figures)
+    ]
+    return "\n".join(
+        [
+            "## Under real round-trip latency and account quotas",
+            "",
+            latency.report(figures),
+            "### Against the latency targets",
+            "",
+            *_table(["aim", "measured", "aim", "met"], rows),
+            "",
+        ]
+    )
+
+
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -884,11 +904,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     config = make_config(args)
     run_id = time.strftime("%Y%m%d-%H%M%S")
     scenarios = plan(config, run_id)
+    # The latency section runs sinks of its own (benchmarks/latency.py): "--only latency".
+    with_latency = not config.only or any(p.startswith("latency") for p in config.only)
     if args.list:
         for s in scenarios:
             print(s.name)
+        if with_latency:
+            print("latency")
         return 0
-    if not scenarios:
+    if not scenarios and not with_latency:
         print(f"no scenario matches --only {config.only}", file=sys.stderr)
         return 2
     if any(s.impl == "watchtower" for s in scenarios):
@@ -921,6 +945,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if moto is not None:
             moto.stop()
         sink.stop()
+    latency_figures: Optional[Dict[str, Any]] = None
+    if with_latency:
+        print("latency: 50 ms per request, quotas, many streams ...", file=sys.stderr, flush=True)
+        latency_figures = latency.run(quick=args.quick)
     elapsed = time.monotonic() - started
     failed = [o for o in outcomes if o.error or o.delivery_ok is False]
     if sink_stats.get("invalid_requests"):
@@ -940,10 +968,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 {"aim": name, "measured": value, "want": want, "met": ok}
                 for name, value, want, ok in target_checks(outcomes)
             ],
+            "latency": latency_figures,
         }
         print(json.dumps(document, indent=2))
     else:
-        print(report(outcomes, config, info))
+        if outcomes:
+            print(report(outcomes, config, info))
+        if latency_figures is not None:
+            print(latency_report(latency_figures))
         script = Path(sys.argv[0]).name == "run.py"
         words = [
             "python",

@@ -13,6 +13,12 @@ Control calls for the benchmark runner (POST or GET, answered with JSON):
   most ``--max-hold`` seconds), to let queues fill up in the client;
 - ``/_bench/release``: answer the held requests and stop holding new ones.
 
+``--latency SECONDS`` delays every answer by that much (a CloudWatch round trip
+is 20-80 ms; loopback is ~0). ``--quota OPERATION=RATE`` (repeatable) throttles
+an operation to RATE calls a second across all clients, as CloudWatch's
+account-wide quotas do, answering ThrottlingException past it. Stats count the
+calls made to each operation, throttled or not.
+
 Run it with ``python -m benchmarks.sink``; it prints ``SINK-URL <url>`` on its
 first line, and exits when its standard input closes or after ``--lifetime``
 seconds, whichever comes first.
@@ -32,7 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HOST = "127.0.0.1"
 TARGET_PREFIX = "Logs_20140328."
@@ -70,7 +76,13 @@ class SinkState:
     """The sink's log groups and streams (names and counts only) and its stall switch."""
 
     max_hold: float
+    latency: float = 0.0
+    #: operation -> calls allowed a second (a token bucket holding one second's worth).
+    quotas: Dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: Dict[str, int] = field(default_factory=dict)
+    throttled: Dict[str, int] = field(default_factory=dict)
+    _tokens: Dict[str, Tuple[float, float]] = field(default_factory=dict)
     groups: Dict[str, Dict[str, StreamCounts]] = field(default_factory=dict)
     stalled: bool = False
     held: int = 0
@@ -90,6 +102,8 @@ class SinkState:
                 "held": self.held,
                 "stalled": self.stalled,
                 "invalid_requests": self.invalid_requests,
+                "calls": dict(self.calls),
+                "throttled": dict(self.throttled),
                 "problems": self.problems[-20:],
                 "groups": {
                     g: {s: vars(c).copy() for s, c in streams.items()}
@@ -120,6 +134,23 @@ class SinkState:
                 self.released.wait(min(left, 1.0))
         finally:
             self.held -= 1
+
+    def admit(self, operation: str) -> bool:
+        """Count a call to `operation`; False if its quota has no token left (throttle it)."""
+        with self.lock:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+            rate = self.quotas.get(operation)
+            if rate is None:
+                return True
+            now = time.monotonic()
+            tokens, at = self._tokens.get(operation, (rate, now))
+            tokens = min(rate, tokens + (now - at) * rate)
+            if tokens < 1.0:
+                self._tokens[operation] = (tokens, now)
+                self.throttled[operation] = self.throttled.get(operation, 0) + 1
+                return False
+            self._tokens[operation] = (tokens - 1.0, now)
+            return True
 
     # ------------------------------------------------------------- operations
 
@@ -297,6 +328,12 @@ class Handler(BaseHTTPRequestHandler):
         operation = state.operations().get(target[len(TARGET_PREFIX) :])
         with state.lock:
             state.requests += 1
+        if state.latency:
+            time.sleep(state.latency)  # outside the lock: requests wait side by side
+        name = target[len(TARGET_PREFIX) :]
+        if operation is not None and not state.admit(name):
+            self._send(400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+            return
         if not target.startswith(TARGET_PREFIX) or operation is None:
             self._send(400, {"__type": "UnknownOperationException", "message": target})
             return
@@ -316,8 +353,14 @@ class SinkServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, port: int, max_hold: float) -> None:
-        self.state = SinkState(max_hold=max_hold)
+    def __init__(
+        self,
+        port: int,
+        max_hold: float,
+        latency: float = 0.0,
+        quotas: Optional[Dict[str, float]] = None,
+    ) -> None:
+        self.state = SinkState(max_hold=max_hold, latency=latency, quotas=dict(quotas or {}))
         super().__init__((HOST, port), Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -353,8 +396,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--lifetime", type=float, default=3600.0, help="exit after this (s)")
     parser.add_argument("--max-hold", type=float, default=300.0, help="longest stall (s)")
+    parser.add_argument("--latency", type=float, default=0.0, help="delay every answer (s)")
+    parser.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="OPERATION=RATE",
+        help="throttle OPERATION past RATE calls a second, e.g. CreateLogStream=5",
+    )
     args = parser.parse_args(argv)
-    server = SinkServer(args.port, args.max_hold)
+    quotas = {}
+    for item in args.quota:
+        operation, _, rate = item.partition("=")
+        quotas[operation] = float(rate)
+    server = SinkServer(args.port, args.max_hold, args.latency, quotas)
     _exit_when_parent_goes(args.lifetime)
     print(f"{URL_LINE}http://{HOST}:{server.server_address[1]}", flush=True)
     server.serve_forever(poll_interval=0.5)
@@ -375,9 +430,11 @@ def control(url: str, name: str, timeout: float = 10.0) -> Dict[str, Any]:
 class SinkProcess:
     """The sink in a subprocess of its own: start it, ask it things, stop it."""
 
-    def __init__(self, env: Dict[str, str], lifetime: float, cwd: Path) -> None:
+    def __init__(
+        self, env: Dict[str, str], lifetime: float, cwd: Path, extra: Sequence[str] = ()
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.sink", "--lifetime", str(lifetime)],
+            [sys.executable, "-m", "benchmarks.sink", "--lifetime", str(lifetime), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

@@ -40,6 +40,7 @@ def test_quick_run_exits_0_and_prints_every_table() -> None:
         "## Delivery of",
         "## Peak RSS",
         "## close() delivering",
+        "## Under real round-trip latency and account quotas",
     ):
         assert heading in done.stdout
     assert "| watchtower 3.4.0 handler | dict |" in done.stdout

@@ -165,3 +165,13 @@ def test_many_streams_finding_the_group_missing_create_it_once() -> None:
     assert all(isinstance(o, Created) for o in outcomes) and len(outcomes) == 8
     assert group_calls == ["g"]
     assert sorted(sender.groups["g"]) == [f"s{n}" for n in range(8)]
+
+
+def test_a_throttled_call_backs_off_from_a_longer_first_wait() -> None:
+    throttled = SendError(ErrorKind.RETRY, "ThrottlingException", "Rate exceeded", throttled=True)
+    waits = [
+        judge_put(throttled, SETTINGS, "s", 5, Attempts(), 0.0).at  # type: ignore[union-attr]
+        for _ in range(200)
+    ]
+    assert max(waits) <= SETTINGS.retry.throttled_initial
+    assert max(waits) > SETTINGS.retry.initial  # beyond where an unthrottled retry would stop

@@ -128,7 +128,8 @@ def judge_put(
         )
     elif error.kind is ErrorKind.AUTH:
         report = (f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
-    return Retry(now + settings.retry.delay(past.count + 1), error, since, report)
+    delay = settings.retry.delay(past.count + 1, throttled=error.throttled)
+    return Retry(now + delay, error, since, report)
 
 
 class GroupCreator:
@@ -207,7 +208,8 @@ def _retry_creation(
     if error.kind is ErrorKind.AUTH and report is None:
         report = (f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
     since = now if past.failing_since is None else past.failing_since
-    return Retry(now + settings.retry.delay(past.count + 1), error, since, report)
+    delay = settings.retry.delay(past.count + 1, throttled=error.throttled)
+    return Retry(now + delay, error, since, report)
 
 
 def _as_send_error(error: Exception) -> SendError:

@@ -581,12 +581,12 @@ class Engine:
                 or st.pending_bytes >= s.max_batch_size
             )
             if not st.known:
-                # Created when its first batch is due, not at its first event: nothing
-                # goes on the network before there is something to send.
+                # Created at its first event, so that the stream exists by the time its
+                # first batch is due: the round trip is off the path of every flush.
                 if st.pending:
                     any_pending = True
                     waiting_for_tick = waiting_for_tick or not due
-                if not (st.ready or due):
+                if not (st.ready or st.pending):
                     continue
                 if st.create_retry_at > now:
                     wait = _sooner(wait, st.create_retry_at - now)
