@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
-import boto3
 import pytest
-from helpers import ROOT, free_port, host_and_port, subprocess_env
+from helpers import ROOT, free_port, host_and_port, make_client, subprocess_env
 
 from wt_adapters._cli._output import escape
 from wt_adapters._cli._tail import format_time, parse_time
@@ -33,11 +32,7 @@ def local() -> Iterator[str]:
 
 @pytest.fixture
 def logs(local: str, request: pytest.FixtureRequest) -> Any:
-    client = boto3.client(
-        "logs", endpoint_url=local, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-    return client
+    return make_client(local)
 
 
 def env_for(tmp_path: Path, endpoint: Optional[str], **extra: str) -> Dict[str, str]:

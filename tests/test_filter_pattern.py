@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any, Iterator
 
-import boto3
 import pytest
+from helpers import make_client
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -184,10 +184,7 @@ def test_many_ellipses_over_a_long_message_are_answered_in_time() -> None:
 @pytest.fixture(scope="module")
 def local_client() -> Iterator[Any]:
     with LocalEndpoint() as endpoint:
-        client = boto3.client(
-            "logs", endpoint_url=endpoint.url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )  # fmt: skip
+        client = make_client(endpoint.url)
         client.create_log_group(logGroupName="g")
         now = int(time.time() * 1000)
         streams = {
