@@ -12,11 +12,12 @@ import os
 import re
 import threading
 from json.encoder import encode_basestring_ascii
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 
 from ._errors import WatchtowerError
 from ._protocol import ErrorKind, Event, SendError
@@ -98,6 +99,32 @@ def make_client(*, profile_name: Optional[str] = None, endpoint_url: Optional[st
             "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), a region in"
             " the profile, or pass boto3_client=boto3.client('logs', region_name=...)"
         ) from None
+
+
+def check_create_log_group_parameters(
+    parameters: Mapping[str, Tuple[str, Any]], client: Any = None
+) -> None:
+    """Raise a `WatchtowerError` if botocore's model lacks a CreateLogGroup parameter needed.
+
+    `parameters` maps each API parameter to the option (name, value) that asks
+    for it. The model is the `client`'s, or else the installed botocore's
+    (loaded from its data files: no client, credentials or network). A
+    botocore that predates a parameter would refuse the request, or (with
+    parameter validation off) send it without the parameter.
+    """
+    if not parameters:
+        return
+    model = client.meta.service_model if client is not None else None
+    if model is None:
+        model = botocore.session.get_session().get_service_model("logs")
+    shape = model.operation_model("CreateLogGroup").input_shape
+    known = shape.members if shape is not None else {}
+    for parameter, (option, value) in parameters.items():
+        if parameter not in known:
+            raise WatchtowerError(
+                f"{option}={value!r} needs CreateLogGroup's {parameter} parameter, which"
+                f" botocore {botocore.__version__} does not know: upgrade boto3 and botocore"
+            )
 
 
 def check_profile(profile_name: str) -> None:
@@ -302,11 +329,16 @@ class BotoSender:
         rejected = response.get("rejectedLogEventsInfo") or {}
         return {k: int(v) for k, v in rejected.items()}
 
-    def create_log_group(self, group: str, tags: Optional[Mapping[str, str]]) -> None:
+    def create_log_group(
+        self,
+        group: str,
+        tags: Optional[Mapping[str, str]],
+        parameters: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        kwargs: Dict[str, Any] = dict(parameters or {})
         if tags:
-            self._call("create_log_group", logGroupName=group, tags=dict(tags))
-        else:
-            self._call("create_log_group", logGroupName=group)
+            kwargs["tags"] = dict(tags)
+        self._call("create_log_group", logGroupName=group, **kwargs)
 
     def create_log_stream(self, group: str, stream: str) -> None:
         self._call("create_log_stream", logGroupName=group, logStreamName=stream)

@@ -132,6 +132,10 @@ def judge_put(
     return Retry(now + delay, error, since, report)
 
 
+#: Error codes of a CreateLogGroup the caller's role may not make (the group may well exist).
+_DENIED_CODES = frozenset(("AccessDenied", "AccessDeniedException"))
+
+
 class GroupCreator:
     """Creates an engine's log group once, however many stream creations find it missing."""
 
@@ -139,24 +143,40 @@ class GroupCreator:
         self._lock = threading.Lock()
         #: How many times the group was made (or found) by this engine.
         self.generation = 0
+        #: Why CreateLogGroup was last refused as access denied (None once it was not).
+        self.refused: Optional[SendError] = None
 
     def ensure(self, sender: Sender, settings: Settings, seen: int) -> Optional[Report]:
         """Create the group unless it was made since generation `seen`; return a report, if any.
 
-        Raises `SendError` when CreateLogGroup fails for another reason than
-        the group being there already.
+        A CreateLogGroup refused as access denied is taken as a role that may
+        write events but not create groups: the refusal is kept in `refused`
+        and the caller goes on to create the stream (which fails, and then
+        reports it, only if the group is really missing). Raises `SendError`
+        when CreateLogGroup fails for any other reason than the group being
+        there already.
         """
         with self._lock:  # only the engine's sender threads wait here, never a caller
             if self.generation != seen:
                 return None
             group = settings.log_group_name
+            parameters = settings.log_group_parameters
+            tags = dict(settings.log_group_tags)
+            created = False
             try:
-                sender.create_log_group(group, dict(settings.log_group_tags))
+                if parameters:
+                    sender.create_log_group(group, tags, parameters)
+                else:  # the two-argument call every sender takes
+                    sender.create_log_group(group, tags)
                 created = True
+                self.refused = None
             except SendError as e:
-                if e.kind is not ErrorKind.ALREADY_EXISTS:
+                if e.code in _DENIED_CODES:
+                    self.refused = e
+                elif e.kind is ErrorKind.ALREADY_EXISTS:
+                    self.refused = None
+                else:
                     raise
-                created = False
             self.generation += 1
             if created and settings.log_group_retention_days:
                 try:
@@ -196,7 +216,13 @@ def create_stream(
             sender.create_log_stream(group, stream)
     except SendError as e:
         if e.kind is not ErrorKind.ALREADY_EXISTS:
-            return _retry_creation(e, settings, past, time.monotonic(), None)
+            refused = groups.refused
+            if e.kind is ErrorKind.NOT_FOUND and refused is not None:
+                report = (
+                    "group_refused",
+                    f"log group {group!r} does not exist and creating it was refused: {refused}",
+                )
+            return _retry_creation(e, settings, past, time.monotonic(), report)
     except Exception as e:  # a sender bug is retried like a failed call
         return _retry_creation(_as_send_error(e), settings, past, time.monotonic(), None)
     return Created(time.monotonic() - start, report)

@@ -15,8 +15,9 @@ from ._protocol import Sender
 from ._registry import FLUSH_TIMEOUT, shared_engine
 from ._report import remember_origin
 from ._retry import RetryPolicy
-from ._settings import Settings
+from ._settings import LOG_GROUP_PARAMETERS, Settings
 from ._streams import StreamNamer
+from ._trace import tracing
 
 __all__ = ["DEFAULT_LOG_GROUP_NAME", "Destination", "Options", "endpoint_from_env"]
 
@@ -98,6 +99,10 @@ class Options(TypedDict, total=False):
     retry_deadline: Union[float, timedelta, str]
     max_concurrency: Union[int, str]
     json_library: str
+    log_group_class: str
+    kms_key_id: Optional[str]
+    deletion_protection: Union[bool, str]
+    trace_id: Union[bool, str]
     flush_on_sigterm: Union[bool, str]
 
 
@@ -133,7 +138,11 @@ class Destination:
         )
         #: Encodes a value as JSON text, never raising (see `_json.encoder`).
         self.encode: Callable[[Any], str] = encoder(self.json_default, values["json_library"])
+        if values["trace_id"]:
+            self.encode = tracing(self.encode)
         override = sender_override
+        if override is None and self.settings.create_log_group:
+            _check_group_parameters(self.settings, boto3_client)
         if override is not None:
             key: Any = ("override", id(override))
             make_sender: Callable[[], Sender] = override
@@ -207,6 +216,20 @@ class Destination:
     def stats(self) -> Dict[str, Any]:
         """Return the engine's counters."""
         return self.engine.stats()
+
+
+def _check_group_parameters(settings: Settings, client: Any) -> None:
+    """Fail now if the botocore in use cannot send a CreateLogGroup parameter the options need."""
+    sent = settings.log_group_parameters
+    parameters = {
+        parameter: (option, getattr(settings, option))
+        for option, parameter in LOG_GROUP_PARAMETERS.items()
+        if parameter in sent
+    }
+    if parameters:
+        from ._boto import check_create_log_group_parameters
+
+        check_create_log_group_parameters(parameters, client)
 
 
 def _boto_sender(client: Any) -> Sender:

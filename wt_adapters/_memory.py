@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._protocol import ErrorKind, Event, SendError
 from ._rules import (
@@ -63,6 +63,8 @@ class MemorySender:
     requests: List[Request] = field(default_factory=list)
     tags: Dict[str, Dict[str, str]] = field(default_factory=dict)
     retention: Dict[str, int] = field(default_factory=dict)
+    #: CreateLogGroup's further parameters (``logGroupClass``, ...) per group created with any.
+    group_parameters: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
@@ -96,13 +98,20 @@ class MemorySender:
             self.groups[group][stream].extend(kept)
             return rejected
 
-    def create_log_group(self, group: str, tags: Optional[Mapping[str, str]]) -> None:
+    def create_log_group(
+        self,
+        group: str,
+        tags: Optional[Mapping[str, str]],
+        parameters: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         with self._lock:
             if group in self.groups:
                 raise SendError(ErrorKind.ALREADY_EXISTS, "ResourceAlreadyExistsException", group)
             self.groups[group] = {}
             if tags:
                 self.tags[group] = dict(tags)
+            if parameters:
+                self.group_parameters[group] = dict(parameters)
 
     def create_log_stream(self, group: str, stream: str) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -146,6 +147,21 @@ def optional_text(name: str, value: Any) -> Optional[str]:
     raise WatchtowerError(f"{name}={value!r} must be a non-empty string or None")
 
 
+#: `log_group_class` values (CreateLogGroup's ``logGroupClass``).
+LOG_GROUP_CLASSES = ("STANDARD", "INFREQUENT_ACCESS")
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+\Z")
+
+
+def kms_key_arn(name: str, value: Any) -> Optional[str]:
+    """A KMS key ARN (``arn:aws:kms:REGION:ACCOUNT:key/ID``), or None."""
+    if value is None or (isinstance(value, str) and _KMS_KEY_ARN.match(value)):
+        return value
+    raise WatchtowerError(
+        f"{name}={value!r} must be the ARN of a KMS key"
+        " (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID) or None"
+    )
+
+
 def group_name(name: str, value: Any) -> str:
     """A log group name CloudWatch accepts."""
     return check_log_group_name(value, name)
@@ -262,6 +278,16 @@ OPTIONS: Dict[str, Option] = {
         Option("json_library", "auto", json_library, "str",
                "JSON encoder: `\"auto\"` (orjson when installed), `\"orjson\"` or `\"json\"`"
                " (the standard library's)."),
+        Option("log_group_class", "STANDARD", choice(*LOG_GROUP_CLASSES), "str",
+               "Class of a log group this creates: `\"STANDARD\"` or `\"INFREQUENT_ACCESS\"`"
+               " (about half the ingestion price, fewer features)."),
+        Option("kms_key_id", None, kms_key_arn, "str",
+               "ARN of the KMS key to encrypt a log group this creates with."),
+        Option("deletion_protection", False, boolean, "bool",
+               "Create the log group with deletion protection on."),
+        Option("trace_id", False, boolean, "bool",
+               "Add `traceId` (the current OpenTelemetry trace, else Lambda's X-Ray one)"
+               " to JSON events when a trace is active; never replaces one already there."),
         Option("flush_on_sigterm", False, boolean, "bool",
                "On SIGTERM, deliver what every engine holds (up to 5 s), then end as SIGTERM"
                " would have; process-wide, set up from the main thread (see"

@@ -7,7 +7,7 @@ with boto3, `_memory.py` in memory for tests.
 from __future__ import annotations
 
 import enum
-from typing import Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Mapping, Optional, Protocol, Sequence, Tuple
 
 #: An event as sent: (timestamp in ms since the epoch, message).
 Event = Tuple[int, str]
@@ -51,8 +51,18 @@ class Sender(Protocol):
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
         """Send one batch; return the response's `rejectedLogEventsInfo` (or {})."""
 
-    def create_log_group(self, group: str, tags: Optional[Mapping[str, str]]) -> None:
-        """Create the group, with its tags."""
+    def create_log_group(
+        self,
+        group: str,
+        tags: Optional[Mapping[str, str]],
+        parameters: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Create the group, with its tags and CreateLogGroup's further `parameters`.
+
+        `parameters` are named as in the API (``logGroupClass``, ``kmsKeyId``,
+        ``deletionProtectionEnabled``); the engine passes them only when a
+        group setting asks for one.
+        """
 
     def create_log_stream(self, group: str, stream: str) -> None:
         """Create the stream."""

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ._options import BLOCK, DROP_NEWEST, DROP_OLDEST, OPTIONS, OVERFLOW_POLICIES, check_together
 from ._retry import RetryPolicy
 from ._rules import EVENT_OVERHEAD
 
 __all__ = ["BLOCK", "DROP_NEWEST", "DROP_OLDEST", "OVERFLOW_POLICIES", "Settings"]
+
+
+#: The option behind each CreateLogGroup parameter a group setting needs.
+LOG_GROUP_PARAMETERS = {
+    "log_group_class": "logGroupClass",
+    "kms_key_id": "kmsKeyId",
+    "deletion_protection": "deletionProtectionEnabled",
+}
+
+
+def log_group_parameters(
+    log_group_class: str, kms_key_id: Optional[str], deletion_protection: bool
+) -> Dict[str, Any]:
+    """Return the CreateLogGroup parameters to send; CloudWatch's defaults are left out.
+
+    Leaving the defaults out keeps the request one that any botocore accepts.
+    """
+    parameters: Dict[str, Any] = {}
+    if log_group_class != "STANDARD":
+        parameters["logGroupClass"] = log_group_class
+    if kms_key_id is not None:
+        parameters["kmsKeyId"] = kms_key_id
+    if deletion_protection:
+        parameters["deletionProtectionEnabled"] = True
+    return parameters
 
 
 def _default(name: str) -> Any:
@@ -33,6 +58,9 @@ class Settings:
     create_log_stream: bool = _default("create_log_stream")
     log_group_retention_days: Optional[int] = _default("log_group_retention_days")
     log_group_tags: Tuple[Tuple[str, str], ...] = _default("log_group_tags")
+    log_group_class: str = _default("log_group_class")
+    kms_key_id: Optional[str] = _default("kms_key_id")
+    deletion_protection: bool = _default("deletion_protection")
     max_queue_events: int = _default("max_queue_events")
     max_queue_bytes: int = _default("max_queue_bytes")
     queue_overflow: str = _default("queue_overflow")
@@ -46,6 +74,11 @@ class Settings:
             if option is not None:
                 object.__setattr__(self, f.name, option.parse(f.name, getattr(self, f.name)))
         check_together(vars(self))
+
+    @property
+    def log_group_parameters(self) -> Dict[str, Any]:
+        """CreateLogGroup's parameters for the group settings that differ from CloudWatch's own."""
+        return log_group_parameters(self.log_group_class, self.kms_key_id, self.deletion_protection)
 
     @property
     def max_body_size(self) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional, Tuple
 
 from .. import _json
 from .._options import OPTIONS
+from .._trace import tracing
 
 
 class CloudWatchLogFormatter(logging.Formatter):
@@ -17,7 +18,8 @@ class CloudWatchLogFormatter(logging.Formatter):
     keyword argument), those `LogRecord` attributes are added to the JSON
     object; a message that isn't a dict then goes under the ``msg`` key.
     Records are never modified. `json_library` is the `json_library` option
-    ("auto": orjson when installed).
+    ("auto": orjson when installed). With `trace_id`, JSON objects get the
+    active trace's ``traceId`` (see the `trace_id` option); text is left alone.
     """
 
     add_log_record_attrs: Tuple[str, ...] = ()
@@ -28,10 +30,12 @@ class CloudWatchLogFormatter(logging.Formatter):
         json_serialize_default: Optional[Callable[[Any], Any]] = None,
         add_log_record_attrs: Optional[Tuple[str, ...]] = None,
         json_library: str = "auto",
+        trace_id: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._json_library = OPTIONS["json_library"].parse("json_library", json_library)
+        self._trace_id = OPTIONS["trace_id"].parse("trace_id", trace_id)
         # With the default format the message is the whole text: skip the templating.
         self._message_only = type(self._style) is logging.PercentStyle and (
             self._style._fmt == "%(message)s"
@@ -74,4 +78,5 @@ class CloudWatchLogFormatter(logging.Formatter):
     @json_serialize_default.setter
     def json_serialize_default(self, value: Callable[[Any], Any]) -> None:
         self._json_default = value
-        self._encode = _json.encoder(value, self._json_library)
+        encode = _json.encoder(value, self._json_library)
+        self._encode = tracing(encode) if self._trace_id else encode

@@ -108,6 +108,7 @@ class CloudWatchLogHandler(logging.Handler):
             CloudWatchLogFormatter(
                 json_serialize_default=options.get("json_serialize_default"),
                 json_library=destination.values["json_library"],
+                trace_id=destination.values["trace_id"],
             )
         )
         self.addFilter(_boto_debug_filter)

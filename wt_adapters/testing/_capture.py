@@ -99,7 +99,12 @@ class _NullSender:
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
         return {}
 
-    def create_log_group(self, group: str, tags: Optional[Mapping[str, str]]) -> None:
+    def create_log_group(
+        self,
+        group: str,
+        tags: Optional[Mapping[str, str]],
+        parameters: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         return None
 
     def create_log_stream(self, group: str, stream: str) -> None:
