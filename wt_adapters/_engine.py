@@ -138,6 +138,9 @@ class Engine:
         self._max_bytes = settings.max_queue_bytes
         self._batch_count = settings.max_batch_count
         self._batch_bytes = settings.max_batch_size
+        # Half the queue's limits: past either, every stream is sent at once.
+        self._half_events = (settings.max_queue_events + 1) // 2
+        self._half_bytes = (settings.max_queue_bytes + 1) // 2
         self._refs = 0
         self._known: Set[str] = set()
         self._sender_stale = False
@@ -152,7 +155,8 @@ class Engine:
         self._queued_bytes = 0
         self._workers: List[threading.Thread] = []
         self._waiting = 0  # sender threads waiting for work
-        self._asleep = False  # nothing is queued: the sender threads wait for a first event
+        #: Nothing is queued, or no sender thread runs: the next event wakes or starts one.
+        self._asleep = True
         self._in_flight = 0
         self._limit = AdaptiveLimit(self.settings.max_concurrency)
         self._groups = GroupCreator()
@@ -201,26 +205,22 @@ class Engine:
                 if st is None:
                     st = self._add_stream(stream)
                 pending = st.pending
-                pending.append((timestamp, message, size, st.arrivals))
-                st.arrivals += 1
-                st.pending_bytes += size
-                self._queued_events += 1
+                arrival = st.arrivals
+                pending.append((timestamp, message, size, arrival))
+                st.arrivals = arrival + 1  # also the stream's count of events enqueued
+                nbytes = st.pending_bytes = st.pending_bytes + size
+                queued = self._queued_events = self._queued_events + 1
                 self._queued_bytes += size
-                self._enqueued += 1
-                if not self._workers:
-                    self._start_worker()
-                elif self._asleep:
+                if self._asleep:
                     self._wake()
                 elif len(pending) == self._batch_count or (
-                    st.pending_bytes >= self._batch_bytes
-                    and st.pending_bytes - size < self._batch_bytes
+                    nbytes >= self._batch_bytes > nbytes - size
                 ):
                     self._cond.notify()  # a full batch to send
-                elif not self._draining and (
-                    self._queued_events * 2 >= self._max_events
-                    or self._queued_bytes * 2 >= self._max_bytes
-                ):
-                    self._draining = True  # half full: send every stream now
+                elif queued >= self._half_events and not self._draining:
+                    # Half full (by bytes, the senders see it when they next look):
+                    # send every stream now.
+                    self._draining = True
                     self._cond.notify()
                 accepted = True
             else:
@@ -246,13 +246,16 @@ class Engine:
         remembered apart (`_known`).
         """
         for name in [n for n, st in self._streams.items() if st.idle()]:
-            del self._streams[name]
+            self._enqueued += self._streams.pop(name).arrivals
 
     def _wake(self) -> None:
-        """Wake the sender threads from waiting for a first event (lock held)."""
+        """Wake a sender thread for a first event, starting one if there is none (lock held)."""
         self._asleep = False
         self._next_tick = time.monotonic() + self.settings.send_interval
-        self._cond.notify()
+        if self._workers:
+            self._cond.notify()
+        else:
+            self._start_worker()
 
     def _make_room(self, size: int) -> bool:
         """Apply the overflow policy (lock held); True if the new event may go in."""
@@ -386,7 +389,8 @@ class Engine:
     def stats(self) -> Dict[str, Any]:
         """Return the engine's figures as a plain dict (a snapshot)."""
         with self._lock:
-            figures: Dict[str, Any] = {"enqueued": self._enqueued, **self._counts}
+            enqueued = self._enqueued + sum(st.arrivals for st in self._streams.values())
+            figures: Dict[str, Any] = {"enqueued": enqueued, **self._counts}
             figures["queued"] = self._queued_events
             figures["queued_bytes"] = self._queued_bytes
             figures["in_flight"] = self._in_flight
@@ -496,6 +500,8 @@ class Engine:
             with self._lock:
                 if me in self._workers:
                     self._workers.remove(me)
+                if not self._workers:
+                    self._asleep = True  # the next event starts a sender thread again
                 if job is not None:
                     kind, st, batch = job
                     self._in_flight -= 1
@@ -565,8 +571,8 @@ class Engine:
         urgent = (
             self._draining
             or self._flushers > 0
-            or self._queued_events * 2 >= self._max_events
-            or self._queued_bytes * 2 >= self._max_bytes
+            or self._queued_events >= self._half_events
+            or self._queued_bytes >= self._half_bytes
         )
         wait: Optional[float] = None
         waiting_for_tick = False
