@@ -167,8 +167,6 @@ def _classify(error: Exception) -> SendError:
     if isinstance(error, botocore.exceptions.ParamValidationError):
         # A request botocore refuses to send is wrong as it is: never worth a retry.
         return SendError(ErrorKind.INVALID, "ParamValidationError", redact(str(error)))
-    if isinstance(error, WatchtowerError):  # the client could not be made (no region, say)
-        return SendError(ErrorKind.AUTH, "Configuration", str(error))
     if isinstance(
         error,
         (

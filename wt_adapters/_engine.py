@@ -44,7 +44,7 @@ from ._delivery import (
 )
 from ._errors import WatchtowerWarning
 from ._messages import prepare_message, warn_empty
-from ._protocol import Sender
+from ._protocol import ErrorKind, Sender
 from ._report import report
 from ._rules import EVENT_OVERHEAD
 from ._settings import BLOCK, DROP_OLDEST, Settings
@@ -57,6 +57,17 @@ _KNOWN_STREAMS_KEPT = 100_000
 
 #: How often the same kind of problem is warned about, at most (seconds).
 REPORT_INTERVAL = 60.0
+
+#: Failed calls that say CloudWatch can't be reached at all (as opposed to slow or busy).
+_UNREACHABLE = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ProxyConnectionError",
+        "ConnectionError",
+        "ClientConfiguration",  # no client could be made: no region, say
+    }
+)
 
 #: The two kinds of job a sender thread does.
 PUT = "put"
@@ -173,6 +184,8 @@ class Engine:
         self._dropped: Dict[str, int] = {}
         self._rejected: Dict[str, int] = {}
         self._last_error: Optional[str] = None
+        #: Since when every call has failed for want of credentials or of a reachable endpoint.
+        self._blocked_since: Optional[float] = None
         self._reported: Dict[str, float] = {}
         self._notices: List[str] = []
 
@@ -294,8 +307,15 @@ class Engine:
         self._count_drop("queue_full", 1)
         return False
 
-    def flush(self, timeout: Optional[float] = None) -> bool:
-        """Send everything queued before this call; return whether that finished in time."""
+    def flush(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
+        """Send everything queued before this call; return whether that finished in time.
+
+        With `grace`, give up once delivery has been impossible (no credentials,
+        access denied, no endpoint to connect to) for `grace` seconds, however
+        much of `timeout` is left: exit and short-lived functions use this, so
+        that an endpoint that is down costs them seconds, not the whole
+        deadline. A slow endpoint that answers still gets all of `timeout`.
+        """
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         with self._lock:
             if self._pid != os.getpid():
@@ -307,9 +327,17 @@ class Engine:
             self._cond.notify_all()
             try:
                 while not all(st.done_up_to(n) for st, n in targets):
-                    left = None if deadline is None else deadline - time.monotonic()
+                    now = time.monotonic()
+                    left = None if deadline is None else deadline - now
                     if (left is not None and left <= 0) or self._closed:
                         return False
+                    if grace is not None and self._blocked_since is not None:
+                        blocked_left = self._blocked_since + grace - now
+                        if blocked_left <= 0:
+                            return False
+                        left = blocked_left if left is None else min(left, blocked_left)
+                    elif grace is not None:
+                        left = grace if left is None else min(left, grace)  # look again then
                     if not self._workers:
                         self._start_worker()
                     self._cond.wait(left)
@@ -564,8 +592,12 @@ class Engine:
     def _pick(self, now: float) -> Tuple[Optional[_Job], Optional[float]]:
         """Choose the next job (lock held), or say how long until one may be due.
 
-        Streams take turns: the one served goes to the back of the line. A
-        stream whose batch waits for a retry sends nothing else meanwhile.
+        Stream creations and resends go first, streams taking turns (the one
+        served goes to the back of the line). Of the streams with a new batch
+        due, the one whose first event is oldest goes: it has waited longest,
+        it has gathered the most events, and it is the one a full queue would
+        drop from first. A stream whose batch waits for a retry sends nothing
+        else meanwhile.
         """
         s = self.settings
         urgent = (
@@ -578,6 +610,7 @@ class Engine:
         waiting_for_tick = False
         any_pending = False
         job: Optional[_Job] = None
+        oldest: Optional[_Stream] = None
         for st in self._streams.values():
             if st.creating:
                 continue
@@ -611,14 +644,16 @@ class Engine:
                 break
             if st.pending:
                 any_pending = True
-                if due:
-                    batch = self._take(st)
-                    if batch is not None:
-                        st.in_flight.append(batch)
-                        job = (PUT, st, batch)
-                        break
-                else:
+                if not due:
                     waiting_for_tick = True
+                elif oldest is None or st.pending[0][0] < oldest.pending[0][0]:
+                    oldest = st
+        if job is None and oldest is not None:
+            batch = self._take(oldest)
+            if batch is None:  # its events were all out of range, and dropped: look again
+                return self._pick(now)
+            oldest.in_flight.append(batch)
+            job = (PUT, oldest, batch)
         if job is not None:
             name = job[1].name
             self._streams[name] = self._streams.pop(name)  # to the back of the line
@@ -652,6 +687,7 @@ class Engine:
         if kind == CREATE:
             st.creating = False
             if isinstance(outcome, Created):
+                self._blocked_since = None
                 st.known = True
                 self._remember(st.name)
                 self._counts["streams_created"] += 1
@@ -671,6 +707,7 @@ class Engine:
         assert batch is not None
         st.in_flight.remove(batch)
         if isinstance(outcome, Sent):
+            self._blocked_since = None
             self._remember(st.name)
             self._limit.succeeded(outcome.rtt, now)
             self._settle(batch, rejected=outcome.rejected)
@@ -700,12 +737,29 @@ class Engine:
 
     def _failed_attempt(self, outcome: Retry | Missing) -> None:
         """Count a failed call and adapt the concurrency to it (lock held)."""
+        error = outcome.error
         self._counts["batches_failed"] += 1
-        self._last_error = str(outcome.error)
-        if outcome.error.throttled:
+        self._last_error = str(error)
+        if error.throttled:
             self._limit.throttled(time.monotonic())
         if isinstance(outcome, Retry) and outcome.report:
             self._note(*outcome.report)
+        if error.kind is ErrorKind.AUTH or error.code in _UNREACHABLE:
+            if self._blocked_since is None:
+                self._blocked_since = time.monotonic()
+            if error.kind is not ErrorKind.AUTH:  # refused credentials are reported already
+                self._note(
+                    "unreachable",
+                    f"CloudWatch Logs can't be reached for log group"
+                    f" {self.settings.log_group_name!r}: {error}",
+                    error=False,
+                )
+
+    @property
+    def blocked_for(self) -> float:
+        """Seconds every call has failed for want of credentials or an endpoint (0: none)."""
+        since = self._blocked_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def _give_up_stream(self, st: _Stream, error: str) -> None:
         """Drop what waits for a stream that could not be created in time (lock held)."""

@@ -274,7 +274,8 @@ OPTIONS: Dict[str, Option] = {
         Option("retry_deadline", 300.0, seconds, "seconds",
                "Drop (and count) a batch that keeps failing after this long."),
         Option("max_concurrency", 10, integer(1), "int",
-               "Most PutLogEvents requests in flight at once."),
+               "Most requests in flight at once; the engine starts at 2, adds one per"
+               " success and halves on throttling or slower round trips."),
         Option("json_library", "auto", json_library, "str",
                "JSON encoder: `\"auto\"` (orjson when installed), `\"orjson\"` or `\"json\"`"
                " (the standard library's)."),

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 #: How long exit, and a front end's `close`, wait for delivery by default (seconds).
 FLUSH_TIMEOUT = 30.0
+#: How long exit and `flush_after` wait once delivery has proved impossible (no
+#: credentials, access denied, no endpoint to connect to), out of their deadline.
+EXIT_GRACE = 3.0
 
 _registry_lock = threading.Lock()
 _registry: Dict[Any, Engine] = {}
@@ -64,13 +67,13 @@ def engines() -> List[Engine]:
     return [e for e in list(_live_engines) if not e.closed and e.owned_by_this_process]
 
 
-def flush_all(timeout: Optional[float] = None) -> bool:
-    """Flush every engine in the process within one shared deadline."""
+def flush_all(timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
+    """Flush every engine in the process within one shared deadline (see `Engine.flush`)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     ok = True
     for engine in engines():
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ok = engine.flush(left) and ok
+        ok = engine.flush(left, grace=grace) and ok
     return ok
 
 
@@ -86,7 +89,7 @@ def flush_before_exit(timeout: float) -> bool:
     ok = True
     for engine in engines():
         with contextlib.suppress(Exception):  # never fail interpreter exit
-            if not engine.flush(max(0.0, deadline - time.monotonic())):
+            if not engine.flush(max(0.0, deadline - time.monotonic()), grace=EXIT_GRACE):
                 ok = False
                 engine.close(0)
     return ok

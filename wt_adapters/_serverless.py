@@ -14,7 +14,7 @@ import warnings
 from typing import Any, Callable, Optional, TypeVar, cast, overload
 
 from ._errors import WatchtowerError, WatchtowerWarning
-from ._registry import flush_all
+from ._registry import EXIT_GRACE, flush_all
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,7 +46,7 @@ def _flush(
         budget = left if limit is None else min(limit, left)
     budget = max(0.0, budget)
     try:
-        done = flush_all(budget)
+        done = flush_all(budget, grace=EXIT_GRACE)
     except Exception as e:  # never turn the function's result into a logging failure
         warnings.warn(f"flush_after: flushing failed: {e!r}", WatchtowerWarning, stacklevel=3)
         return
