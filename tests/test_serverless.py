@@ -22,7 +22,7 @@ def flushes(monkeypatch: pytest.MonkeyPatch) -> List[Optional[float]]:
     """Record the timeout of every flush `flush_after` makes (and pretend it succeeded)."""
     calls: List[Optional[float]] = []
 
-    def fake_flush_all(timeout: Optional[float] = None) -> bool:
+    def fake_flush_all(timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
         calls.append(timeout)
         return True
 
@@ -98,7 +98,7 @@ def test_an_expired_deadline_flushes_without_waiting(flushes: List[Optional[floa
 
 
 def test_an_unfinished_flush_warns_and_keeps_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serverless, "flush_all", lambda timeout=None: False)
+    monkeypatch.setattr(serverless, "flush_all", lambda timeout=None, grace=None: False)
     with pytest.warns(WatchtowerWarning, match="not delivered within"):
         assert flush_after(lambda: 42)() == 42
 
@@ -106,7 +106,7 @@ def test_an_unfinished_flush_warns_and_keeps_the_result(monkeypatch: pytest.Monk
 def test_a_failing_flush_does_not_replace_the_functions_exception(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(timeout: Optional[float] = None) -> bool:
+    def broken(timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
         raise RuntimeError("flush broke")
 
     def fails() -> None:

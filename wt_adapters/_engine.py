@@ -165,6 +165,7 @@ class Engine:
         self._queued_events = 0
         self._queued_bytes = 0
         self._workers: List[threading.Thread] = []
+        self._started_workers = 0  # numbers the threads' names
         self._waiting = 0  # sender threads waiting for work
         #: Nothing is queued, or no sender thread runs: the next event wakes or starts one.
         self._asleep = True
@@ -491,10 +492,11 @@ class Engine:
             self._next_tick = time.monotonic() + self.settings.send_interval
         worker = threading.Thread(
             target=self._run,
-            name=f"wt_adapters:{self.settings.log_group_name}:{len(self._workers)}",
+            name=f"wt_adapters:{self.settings.log_group_name}:{self._started_workers}",
             daemon=True,
         )
         self._workers.append(worker)
+        self._started_workers += 1
         worker.start()
 
     def _run(self) -> None:
