@@ -114,20 +114,11 @@ def _env(url: str) -> Dict[str, str]:
 
 
 def _run_child(spec: Dict[str, Any], env: Dict[str, str], timeout: float) -> Dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.latency", "child", json.dumps(spec)],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    from benchmarks.run import run_child
+
+    return run_child(
+        spec, env, timeout, module=("benchmarks.latency", "child"), prefix=RESULT_PREFIX
     )
-    for line in done.stdout.splitlines():
-        if line.startswith(RESULT_PREFIX):
-            result: Dict[str, Any] = json.loads(line[len(RESULT_PREFIX) :])
-            return result
-    raise RuntimeError(f"exit status {done.returncode}: {done.stderr.strip()[-500:]}")
 
 
 def _sink(extra: Sequence[str]) -> SinkProcess:

@@ -348,11 +348,22 @@ def child_env(endpoint_url: str) -> Dict[str, str]:
     return env
 
 
-def run_child(spec: Dict[str, Any], env: Dict[str, str], timeout: float) -> Dict[str, Any]:
-    """Run one scenario in a fresh process; return its result or raise RuntimeError."""
+def run_child(
+    spec: Dict[str, Any],
+    env: Dict[str, str],
+    timeout: float,
+    *,
+    module: Sequence[str] = ("benchmarks.scenarios",),
+    prefix: str = RESULT_PREFIX,
+) -> Dict[str, Any]:
+    """Run one scenario in a fresh process; return its result or raise RuntimeError.
+
+    The child is ``python -m <module...> '<json spec>'``; it prints its result as one
+    line of JSON after `prefix`.
+    """
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.scenarios", json.dumps(spec)],
+            [sys.executable, "-m", *module, json.dumps(spec)],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -363,8 +374,8 @@ def run_child(spec: Dict[str, Any], env: Dict[str, str], timeout: float) -> Dict
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"did not finish within {timeout:g} s") from None
     for line in done.stdout.splitlines():
-        if line.startswith(RESULT_PREFIX):
-            result: Dict[str, Any] = json.loads(line[len(RESULT_PREFIX) :])
+        if line.startswith(prefix):
+            result: Dict[str, Any] = json.loads(line[len(prefix) :])
             return result
     tail = (done.stderr.strip().splitlines() or ["(no output)"])[-5:]
     raise RuntimeError(f"exit status {done.returncode}: " + " | ".join(tail))

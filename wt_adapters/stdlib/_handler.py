@@ -44,26 +44,17 @@ def _split(
             raise TypeError(f"CloudWatchLogHandler() got multiple values for argument {name!r}")
         options[name] = value
     handler_kwargs = {k: options.pop(k) for k in ("level",) if k in options}
-    log_group = options.pop("log_group", None)
-    if log_group is not None:
-        if options.get("log_group_name", DEFAULT_LOG_GROUP_NAME) != DEFAULT_LOG_GROUP_NAME:
-            raise WatchtowerError(
-                "Both log_group_name and deprecated log_group parameter specified"
-            )
-        warnings.warn(
-            "Please use log_group_name instead of log_group", DeprecationWarning, stacklevel=3
-        )
-        options["log_group_name"] = log_group
-    stream_name = options.pop("stream_name", None)
-    if stream_name is not None:
-        if options.get("log_stream_name", DEFAULT_LOG_STREAM_NAME) != DEFAULT_LOG_STREAM_NAME:
-            raise WatchtowerError(
-                "Both log_stream_name and deprecated stream_name parameter specified"
-            )
-        warnings.warn(
-            "Please use log_stream_name instead of stream_name", DeprecationWarning, stacklevel=3
-        )
-        options["log_stream_name"] = stream_name
+    for alias, name, default in (
+        ("log_group", "log_group_name", DEFAULT_LOG_GROUP_NAME),
+        ("stream_name", "log_stream_name", DEFAULT_LOG_STREAM_NAME),
+    ):  # watchtower's deprecated aliases, with its words
+        value = options.pop(alias, None)
+        if value is None:
+            continue
+        if options.get(name, default) != default:
+            raise WatchtowerError(f"Both {name} and deprecated {alias} parameter specified")
+        warnings.warn(f"Please use {name} instead of {alias}", DeprecationWarning, stacklevel=3)
+        options[name] = value
     return options, args[len(names) :], handler_kwargs
 
 
