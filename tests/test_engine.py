@@ -496,3 +496,40 @@ def test_send_now_gives_up_on_an_invalid_event_at_once() -> None:
     assert warned(caught, "refused a log event", "because of invalid")
     assert time.monotonic() - started < 1.0  # never retried: nothing waits
     assert engine.stats()["dropped"] == {"invalid": 1}
+
+
+def test_a_fork_waits_for_the_request_under_way_and_holds_new_ones() -> None:
+    from wt_adapters import _registry
+
+    sender = SlowSender()
+    engine = make_engine(sender)
+    engine.submit("s", NOW, "x")
+    engine.flush(0.2)
+    assert sender.started.wait(5)  # a sender thread is in the middle of a request
+    threading.Timer(0.2, sender.gate.set).start()
+    started = time.monotonic()
+    _registry._before_fork()  # what os.fork() runs first
+    try:
+        waited = time.monotonic() - started
+        assert engine._busy == 0  # the request ended before the fork could go on
+        assert 0.1 < waited < _registry.FORK_PAUSE + 0.5
+    finally:
+        _registry._after_fork_in_parent()
+    assert engine.close(5)
+    assert [m for _, _, m in sender.events("g")] == ["x"]
+
+
+def test_a_fork_waits_no_longer_than_its_pause_for_a_request_that_hangs() -> None:
+    from wt_adapters import _registry
+
+    sender = SlowSender()  # never released until the end
+    engine = make_engine(sender)
+    engine.submit("s", NOW, "x")
+    engine.flush(0.2)
+    assert sender.started.wait(5)
+    started = time.monotonic()
+    _registry._before_fork()
+    _registry._after_fork_in_parent()
+    assert time.monotonic() - started < _registry.FORK_PAUSE + 0.5
+    sender.gate.set()
+    assert engine.close(5)

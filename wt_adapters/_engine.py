@@ -170,6 +170,10 @@ class Engine:
         #: Nothing is queued, or no sender thread runs: the next event wakes or starts one.
         self._asleep = True
         self._in_flight = 0
+        #: Sender threads between taking a job and being done with it (warnings included).
+        self._busy = 0
+        #: A fork is about to happen: hand out no job until it has.
+        self._forking = False
         self._limit = AdaptiveLimit(self.settings.max_concurrency)
         self._groups = GroupCreator()
         self._pid = os.getpid()
@@ -503,6 +507,7 @@ class Engine:
         thread_state.in_engine = True
         me = threading.current_thread()
         job: Optional[_Job] = None
+        busy = False
         try:
             if self._sender_stale:  # the first sender thread in a forked child
                 self._sender_stale = False
@@ -514,6 +519,8 @@ class Engine:
                         if me in self._workers:
                             self._workers.remove(me)
                         return
+                    self._busy += 1
+                    busy = True
                 outcome = self._attempt(job)
                 with self._lock:
                     self._in_flight -= 1
@@ -521,13 +528,21 @@ class Engine:
                     job = None
                 if self._notices:
                     self._announce()
+                with self._lock:
+                    self._busy -= 1
+                    busy = False
+                    if self._forking:
+                        self._cond.notify_all()
         except BaseException as e:
-            self._died(me, job, e)
+            self._died(me, job, busy, e)
 
-    def _died(self, me: threading.Thread, job: Optional[_Job], error: BaseException) -> None:
+    def _died(
+        self, me: threading.Thread, job: Optional[_Job], busy: bool, error: BaseException
+    ) -> None:
         """A sender thread failed (a bug, MemoryError): put its job back and say so."""
         try:
             with self._lock:
+                self._busy -= busy  # it died holding a job, or between a job and its warnings
                 if me in self._workers:
                     self._workers.remove(me)
                 if not self._workers:
@@ -565,6 +580,9 @@ class Engine:
         while True:
             if self._closed:
                 return None
+            if self._forking:
+                self._cond.wait()
+                continue
             now = time.monotonic()
             if now >= self._next_tick:
                 self._draining = True
@@ -856,6 +874,29 @@ class Engine:
             report(message, WatchtowerWarning, origin=self)
 
     # ------------------------------------------------------------------- fork
+
+    def _pause_for_fork(self, deadline: float) -> None:
+        """Before a fork: let the sender threads finish what they are doing, then hold the lock.
+
+        A sender thread caught in the middle of a request (an import, a write to
+        stderr, a connection) at fork time can leave the child with a lock held
+        for ever. So no new job starts, and those under way get until
+        `deadline` (monotonic) to end; the lock stays held until
+        `_resume_after_fork` in the parent, and the child replaces it.
+        """
+        self._lock.acquire()
+        self._forking = True
+        while self._busy:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._cond.wait(left)
+
+    def _resume_after_fork(self) -> None:
+        """In the parent, after a fork: let the sender threads go on."""
+        self._forking = False
+        self._cond.notify_all()
+        self._lock.release()
 
     def _after_fork_in_child(self) -> None:
         """Start afresh in a forked child: the parent delivers what it had queued.

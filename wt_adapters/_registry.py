@@ -149,9 +149,29 @@ def _flush_in_child(_token: _Token) -> None:
         signals.leave_sigterm_to_multiprocessing()
 
 
+#: Longest a fork waits for sender threads to finish the request they are making (seconds).
+FORK_PAUSE = 0.5
+_paused: List[Engine] = []
+
+
+def _before_fork() -> None:
+    """Quiet every engine's sender threads, so that the child inherits no lock held mid-way."""
+    deadline = time.monotonic() + FORK_PAUSE
+    for engine in list(_live_engines):
+        if engine.owned_by_this_process and not engine.closed:
+            engine._pause_for_fork(deadline)
+            _paused.append(engine)
+
+
+def _after_fork_in_parent() -> None:
+    while _paused:
+        _paused.pop()._resume_after_fork()
+
+
 def _after_fork_in_child() -> None:
     global _registry_lock
     _registry_lock = threading.Lock()
+    _paused.clear()
     for engine in list(_live_engines):
         engine._after_fork_in_child()
     _hook_multiprocessing()
@@ -160,4 +180,8 @@ def _after_fork_in_child() -> None:
 atexit.register(_flush_all_at_exit)
 _hook_multiprocessing()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
