@@ -67,6 +67,42 @@ HOTPATH_ROWS: Tuple[Tuple[str, str, Optional[str]], ...] = (
         "wt_adapters loguru cloudwatch_sink, json_library='json'",
         "loguru-serialize",
     ),
+    # trace_id=True, against the same front end without it
+    (
+        "ours-stdlib-trace",
+        "wt_adapters CloudWatchLogHandler, trace_id=True, no trace",
+        "ours-stdlib",
+    ),
+    (
+        "ours-stdlib-trace-otel",
+        "wt_adapters CloudWatchLogHandler, trace_id=True, OpenTelemetry span",
+        "ours-stdlib",
+    ),
+    (
+        "ours-stdlib-trace-lambda",
+        "wt_adapters CloudWatchLogHandler, trace_id=True, _X_AMZN_TRACE_ID",
+        "ours-stdlib",
+    ),
+    (
+        "ours-structlog-trace",
+        "wt_adapters structlog CloudWatchRenderer, trace_id=True, no trace",
+        "ours-structlog",
+    ),
+    (
+        "ours-structlog-trace-otel",
+        "wt_adapters structlog CloudWatchRenderer, trace_id=True, OpenTelemetry span",
+        "ours-structlog",
+    ),
+    (
+        "ours-loguru-trace",
+        "wt_adapters loguru cloudwatch_sink, trace_id=True, no trace",
+        "ours-loguru",
+    ),
+    (
+        "ours-loguru-trace-otel",
+        "wt_adapters loguru cloudwatch_sink, trace_id=True, OpenTelemetry span",
+        "ours-loguru",
+    ),
 )
 #: Delivery rows: (id, front end, extra spec, label, payloads).
 DELIVERY_ROWS: Tuple[Tuple[str, str, Dict[str, Any], str, Tuple[str, ...]], ...] = (

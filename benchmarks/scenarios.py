@@ -310,6 +310,39 @@ def _stdlib_json(
     return make_with_json
 
 
+#: The X-Ray trace header the ``lambda`` trace rows set, as Lambda would.
+XRAY_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def _traced(
+    make: Callable[[Dict[str, Any]], FrontEnd], trace: Optional[str]
+) -> Callable[[Dict[str, Any]], FrontEnd]:
+    """`make`, with ``trace_id=True``; `trace` is the trace active during the calls.
+
+    None: no trace (``_X_AMZN_TRACE_ID`` unset, no span); ``"otel"``: an
+    OpenTelemetry SDK span current for the whole run; ``"lambda"``:
+    ``_X_AMZN_TRACE_ID`` set.
+    """
+
+    def make_traced(spec: Dict[str, Any]) -> FrontEnd:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+        if trace == "otel":
+            try:
+                from opentelemetry import context
+                from opentelemetry import trace as otel_trace
+                from opentelemetry.sdk.trace import TracerProvider
+            except ImportError as e:
+                raise Unavailable(f"{e} (pip install -r benchmarks/requirements.txt)") from None
+            span = TracerProvider().get_tracer("benchmarks").start_span("run")
+            context.attach(otel_trace.set_span_in_context(span))  # for the rest of this process
+        elif trace == "lambda":
+            os.environ["_X_AMZN_TRACE_ID"] = XRAY_HEADER
+        options = dict(spec.get("options") or {}, trace_id=True)
+        return make({**spec, "options": options})
+
+    return make_traced
+
+
 FRONT_ENDS: Dict[str, Callable[[Dict[str, Any]], FrontEnd]] = {
     "stdlib-null": stdlib_null,
     "stdlib-json": stdlib_json,
@@ -323,6 +356,13 @@ FRONT_ENDS: Dict[str, Callable[[Dict[str, Any]], FrontEnd]] = {
     "ours-stdlib-json": _stdlib_json(ours_stdlib),
     "ours-structlog-json": _stdlib_json(ours_structlog),
     "ours-loguru-json": _stdlib_json(ours_loguru),
+    "ours-stdlib-trace": _traced(ours_stdlib, None),
+    "ours-stdlib-trace-otel": _traced(ours_stdlib, "otel"),
+    "ours-stdlib-trace-lambda": _traced(ours_stdlib, "lambda"),
+    "ours-structlog-trace": _traced(ours_structlog, None),
+    "ours-structlog-trace-otel": _traced(ours_structlog, "otel"),
+    "ours-loguru-trace": _traced(ours_loguru, None),
+    "ours-loguru-trace-otel": _traced(ours_loguru, "otel"),
 }
 
 
