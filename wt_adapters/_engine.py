@@ -10,7 +10,9 @@ the engine sends them in batches by CloudWatch's rules:
 - batching (`_batching.take_batch`, a pure function);
 - delivery (`_delivery`): one attempt, which returns an outcome;
 - applying outcomes (`_apply`): the one place where a batch's fate is settled;
-- reporting (`_note`, `_announce`): counters and rate-limited warnings.
+- counting and reporting (`_ledger.Ledger`, issued by `_announce`): every event
+  counted once, warnings at most once a minute per kind;
+- the engines of the process, exit and fork (`_registry`).
 
 Several requests may be in flight at once, up to an adaptive limit
 (`_concurrency.AdaptiveLimit`), across streams and within one stream.
@@ -43,6 +45,7 @@ from ._delivery import (
     put_batch,
 )
 from ._errors import WatchtowerWarning
+from ._ledger import Ledger
 from ._messages import prepare_message, warn_empty
 from ._protocol import ErrorKind, Sender
 from ._report import report
@@ -55,8 +58,6 @@ _IDLE_STREAMS_KEPT = 64
 #: Stream names remembered as existing (created or written to) before the memory is reset.
 _KNOWN_STREAMS_KEPT = 100_000
 
-#: How often the same kind of problem is warned about, at most (seconds).
-REPORT_INTERVAL = 60.0
 
 #: Failed calls that say CloudWatch can't be reached at all (as opposed to slow or busy).
 _UNREACHABLE = frozenset(
@@ -182,17 +183,9 @@ class Engine:
         self._next_tick = 0.0
         self._closed = False
         self._enqueued = 0
-        self._counts: Dict[str, int] = dict.fromkeys(
-            ("sent", "retried", "batches_sent", "batches_failed",
-             "possible_duplicates", "streams_created"), 0
-        )  # fmt: skip
-        self._dropped: Dict[str, int] = {}
-        self._rejected: Dict[str, int] = {}
-        self._last_error: Optional[str] = None
+        self._ledger = Ledger(self.settings.log_group_name)
         #: Since when every call has failed for want of credentials or of a reachable endpoint.
         self._blocked_since: Optional[float] = None
-        self._reported: Dict[str, float] = {}
-        self._notices: List[str] = []
 
     # ------------------------------------------------------------------ callers
 
@@ -213,7 +206,7 @@ class Engine:
             message, size = prepare_message(message, self._body_limit)
         with self._lock:
             if self._closed:
-                self._count_drop("closed", 1)
+                self._ledger.drop("closed", 1)
                 accepted = False
             elif (
                 self._queued_events < self._max_events
@@ -243,7 +236,7 @@ class Engine:
                 accepted = True
             else:
                 accepted = False
-        if self._notices:  # a drop to warn of (made room, refused, or closed)
+        if self._ledger.notices:  # a drop to warn of (made room, refused, or closed)
             self._announce()
         return accepted
 
@@ -306,10 +299,10 @@ class Engine:
                 victim.pending_bytes -= old[2]
                 self._queued_events -= 1
                 self._queued_bytes -= old[2]
-                self._count_drop("queue_full", 1)
+                self._ledger.drop("queue_full", 1)
             else:
                 return True
-        self._count_drop("queue_full", 1)
+        self._ledger.drop("queue_full", 1)
         return False
 
     def flush(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
@@ -391,10 +384,10 @@ class Engine:
             if lost:
                 self._queued_events -= lost
                 self._queued_bytes -= lost_bytes
-                self._count_drop("close_timeout", lost)
-                self._notices = [n for n in self._notices if "close timeout" not in n]
+                self._ledger.drop("close_timeout", lost)
+                self._ledger.notices = [n for n in self._ledger.notices if "close timeout" not in n]
             workers = list(self._workers)
-            last_error = self._last_error
+            last_error = self._ledger.last_error
         if self._pid == os.getpid():
             for worker in workers:
                 if worker is not threading.current_thread():
@@ -423,14 +416,11 @@ class Engine:
         """Return the engine's figures as a plain dict (a snapshot)."""
         with self._lock:
             enqueued = self._enqueued + sum(st.arrivals for st in self._streams.values())
-            figures: Dict[str, Any] = {"enqueued": enqueued, **self._counts}
+            figures: Dict[str, Any] = {"enqueued": enqueued, **self._ledger.figures()}
             figures["queued"] = self._queued_events
             figures["queued_bytes"] = self._queued_bytes
             figures["in_flight"] = self._in_flight
             figures["concurrency"] = self._limit.allowed
-            figures["dropped"] = dict(self._dropped)
-            figures["rejected"] = dict(self._rejected)
-            figures["last_error"] = self._last_error
             figures["log_group_name"] = self.settings.log_group_name
         return figures
 
@@ -447,7 +437,7 @@ class Engine:
         message, size = prepare_message(message, self.settings.max_body_size)
         with self._lock:
             if self._closed:
-                self._count_drop("closed", 1)
+                self._ledger.drop("closed", 1)
                 st = None
             else:
                 self._enqueued += 1
@@ -485,7 +475,7 @@ class Engine:
             return False
         finally:
             thread_state.in_engine = False
-            if self._notices:
+            if self._ledger.notices:
                 self._announce()
 
     # ---------------------------------------------------------- sender threads
@@ -526,7 +516,7 @@ class Engine:
                     self._in_flight -= 1
                     self._apply(job, outcome)
                     job = None
-                if self._notices:
+                if self._ledger.notices:
                     self._announce()
                 with self._lock:
                     self._busy -= 1
@@ -695,7 +685,7 @@ class Engine:
             if bad:
                 self._queued_events -= len(bad)
                 self._queued_bytes -= sum(e[2] for e in bad)
-                self._count_drop(reason, len(bad))
+                self._ledger.drop(reason, len(bad))
         return _Batch(taken.events, taken.nbytes) if taken.events else None
 
     # ------------------------------------------------------- applying outcomes
@@ -710,11 +700,11 @@ class Engine:
                 self._blocked_since = None
                 st.known = True
                 self._remember(st.name)
-                self._counts["streams_created"] += 1
+                self._ledger.counts["streams_created"] += 1
                 st.create_past = Attempts()
                 self._limit.succeeded(outcome.rtt, now)
                 if outcome.report:
-                    self._note(*outcome.report)
+                    self._ledger.note(*outcome.report)
             elif isinstance(outcome, Retry):
                 self._failed_attempt(outcome)
                 st.create_past.count += 1
@@ -732,11 +722,11 @@ class Engine:
             self._limit.succeeded(outcome.rtt, now)
             self._settle(batch, rejected=outcome.rejected)
         elif isinstance(outcome, Dropped):
-            self._note(*outcome.report)
+            self._ledger.note(*outcome.report)
             self._settle(batch, dropped=outcome.reason)
         elif isinstance(outcome, Split):
-            self._counts["batches_failed"] += 1
-            self._last_error = str(outcome.error)
+            self._ledger.counts["batches_failed"] += 1
+            self._ledger.last_error = str(outcome.error)
             half = len(batch.events) // 2
             st.ready.extendleft((_Batch(batch.events[half:]), _Batch(batch.events[:half])))
         elif isinstance(outcome, (Retry, Missing)):
@@ -748,7 +738,7 @@ class Engine:
             if self._closed:
                 self._settle(batch, dropped="close_timeout")
             else:
-                self._counts["retried"] += len(batch.events)
+                self._ledger.counts["retried"] += len(batch.events)
                 st.ready.appendleft(batch)
                 if isinstance(outcome, Missing):
                     st.known = False
@@ -758,28 +748,22 @@ class Engine:
     def _failed_attempt(self, outcome: Retry | Missing) -> None:
         """Count a failed call and adapt the concurrency to it (lock held)."""
         error = outcome.error
-        self._counts["batches_failed"] += 1
-        self._last_error = str(error)
+        self._ledger.counts["batches_failed"] += 1
+        self._ledger.last_error = str(error)
         if error.throttled:
             self._limit.throttled(time.monotonic())
         if isinstance(outcome, Retry) and outcome.report:
-            self._note(*outcome.report)
+            self._ledger.note(*outcome.report)
         if error.kind is ErrorKind.AUTH or error.code in _UNREACHABLE:
             if self._blocked_since is None:
                 self._blocked_since = time.monotonic()
             if error.kind is not ErrorKind.AUTH:  # refused credentials are reported already
-                self._note(
+                self._ledger.note(
                     "unreachable",
                     f"CloudWatch Logs can't be reached for log group"
                     f" {self.settings.log_group_name!r}: {error}",
                     error=False,
                 )
-
-    @property
-    def blocked_for(self) -> float:
-        """Seconds every call has failed for want of credentials or an endpoint (0: none)."""
-        since = self._blocked_since
-        return 0.0 if since is None else time.monotonic() - since
 
     def _give_up_stream(self, st: _Stream, error: str) -> None:
         """Drop what waits for a stream that could not be created in time (lock held)."""
@@ -790,12 +774,12 @@ class Engine:
         if st.pending:
             self._queued_events -= len(st.pending)
             self._queued_bytes -= st.pending_bytes
-            self._count_drop("retry_deadline", len(st.pending))
+            self._ledger.drop("retry_deadline", len(st.pending))
             st.pending.clear()
             st.pending_bytes = 0
         st.create_past = Attempts()
         if n:
-            self._note(
+            self._ledger.note(
                 "deadline",
                 f"Failed to create log stream {st.name!r} in {self.settings.log_group_name!r}"
                 f" within {self.settings.retry.deadline:g} s; dropping {n} events: {error}",
@@ -820,56 +804,17 @@ class Engine:
         self._queued_events -= n
         self._queued_bytes -= batch.nbytes
         if dropped:
-            self._count_drop(dropped, n)
+            self._ledger.drop(dropped, n)
         else:
-            before = dict(self._rejected)
-            refused = _count_rejected(rejected or {}, n, self._rejected)
-            self._counts["sent"] += n - refused
-            self._counts["batches_sent"] += 1
-            self._counts["possible_duplicates"] += n * batch.maybe_stored
-            for reason, total in self._rejected.items():
-                if total != before.get(reason):
-                    self._note(
-                        f"rejected:{reason}",
-                        f"CloudWatch rejected log events as {reason.replace('_', ' ')}:"
-                        f" {total} so far for log group {self.settings.log_group_name!r}",
-                        error=False,
-                    )
+            self._ledger.sent(n, rejected or {}, batch.maybe_stored)
         batch.events = []
 
     # -------------------------------------------------------------- reporting
 
-    def _count_drop(self, reason: str, n: int) -> None:
-        """Count `n` dropped events (lock held) and note a warning, at most once a minute."""
-        self._dropped[reason] = self._dropped.get(reason, 0) + n
-        self._note(
-            f"drop:{reason}",
-            f"wt_adapters dropped log events for log group {self.settings.log_group_name!r}:"
-            f" {self._dropped[reason]} so far because of {reason.replace('_', ' ')}",
-            error=False,
-        )
-
-    def _note(self, key: str, message: str, *, error: bool = True) -> None:
-        """Queue a warning (lock held), unless the same kind was warned of lately.
-
-        A delivery problem (`error`) also becomes `last_error`; a count of
-        drops does not, so that the real cause stays there. Warnings are issued
-        by `_announce`, outside the lock: a warning may be routed into logging
-        (`logging.captureWarnings`) and so back to us.
-        """
-        now = time.monotonic()
-        last = self._reported.get(key)
-        if error:
-            self._last_error = message
-        if last is not None and now - last < REPORT_INTERVAL:
-            return
-        self._reported[key] = now
-        self._notices.append(message)
-
     def _announce(self) -> None:
         """Issue the warnings noted so far (lock not held)."""
         with self._lock:
-            notices, self._notices = self._notices, []
+            notices = self._ledger.take_notices()
         for message in notices:
             report(message, WatchtowerWarning, origin=self)
 
@@ -917,14 +862,3 @@ def _sooner(wait: Optional[float], other: float) -> float:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _count_rejected(info: Mapping[str, int], n: int, into: Dict[str, int]) -> int:
-    """Count the events a response rejected, by reason; return how many were rejected."""
-    too_old = info.get("tooOldLogEventEndIndex", -1) + 1
-    expired = info.get("expiredLogEventEndIndex", -1) + 1
-    too_new = n - info["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in info else 0
-    for reason, count in (("too_old", too_old), ("expired", expired), ("too_new", too_new)):
-        if count > 0:
-            into[reason] = into.get(reason, 0) + count
-    return min(n, max(too_old, expired) + too_new)

@@ -1,0 +1,98 @@
+"""An engine's counters, and the warnings they call for.
+
+Every event is counted once as sent, rejected (by CloudWatch, by reason) or
+dropped (by the engine, by reason). Warnings are noted here, at most once a
+minute per kind, and issued by the engine outside its lock. The engine's lock
+guards a ledger: it has none of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Mapping, Optional
+
+#: How often the same kind of problem is warned about, at most (seconds).
+REPORT_INTERVAL = 60.0
+
+
+class Ledger:
+    """Counts for one engine (its log group), and the warnings waiting to be issued."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.counts: Dict[str, int] = dict.fromkeys(
+            ("sent", "retried", "batches_sent", "batches_failed",
+             "possible_duplicates", "streams_created"), 0
+        )  # fmt: skip
+        self.dropped: Dict[str, int] = {}
+        self.rejected: Dict[str, int] = {}
+        #: The last delivery error: never a count of drops, so the real cause stays here.
+        self.last_error: Optional[str] = None
+        self.notices: List[str] = []
+        self._reported: Dict[str, float] = {}
+
+    def note(self, key: str, message: str, *, error: bool = True) -> None:
+        """Queue a warning unless one of kind `key` was queued lately; `error` sets last_error."""
+        now = time.monotonic()
+        last = self._reported.get(key)
+        if error:
+            self.last_error = message
+        if last is not None and now - last < REPORT_INTERVAL:
+            return
+        self._reported[key] = now
+        self.notices.append(message)
+
+    def take_notices(self) -> List[str]:
+        """Return the warnings queued so far, and forget them."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def drop(self, reason: str, n: int) -> None:
+        """Count `n` events the engine dropped, and note a warning."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+        self.note(
+            f"drop:{reason}",
+            f"wt_adapters dropped log events for log group {self.group!r}:"
+            f" {self.dropped[reason]} so far because of {reason.replace('_', ' ')}",
+            error=False,
+        )
+
+    def sent(self, n: int, info: Mapping[str, int], maybe_stored: int) -> None:
+        """Count a batch of `n` CloudWatch took, less what its response says it rejected.
+
+        `maybe_stored` is how many earlier attempts CloudWatch may have stored
+        although their response was lost: each made `n` possible duplicates.
+        """
+        before = dict(self.rejected)
+        refused = _count_rejected(info, n, self.rejected)
+        self.counts["sent"] += n - refused
+        self.counts["batches_sent"] += 1
+        self.counts["possible_duplicates"] += n * maybe_stored
+        for reason, total in self.rejected.items():
+            if total != before.get(reason):
+                self.note(
+                    f"rejected:{reason}",
+                    f"CloudWatch rejected log events as {reason.replace('_', ' ')}:"
+                    f" {total} so far for log group {self.group!r}",
+                    error=False,
+                )
+
+    def figures(self) -> Dict[str, Any]:
+        """The counters, as `stats()` shows them (copies)."""
+        return {
+            **self.counts,
+            "dropped": dict(self.dropped),
+            "rejected": dict(self.rejected),
+            "last_error": self.last_error,
+        }
+
+
+def _count_rejected(info: Mapping[str, int], n: int, into: Dict[str, int]) -> int:
+    """Count the events a response rejected, by reason; return how many were rejected."""
+    too_old = info.get("tooOldLogEventEndIndex", -1) + 1
+    expired = info.get("expiredLogEventEndIndex", -1) + 1
+    too_new = n - info["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in info else 0
+    for reason, count in (("too_old", too_old), ("expired", expired), ("too_new", too_new)):
+        if count > 0:
+            into[reason] = into.get(reason, 0) + count
+    return min(n, max(too_old, expired) + too_new)
