@@ -234,11 +234,12 @@ def _comparison(selector: List[str], op: str, value: Value, text: str) -> Predic
     return lambda document: any(test(found) for found in _select(document, selector))
 
 
-class _JsonParser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.index = 0
+class _Reader:
+    """Tokens of a pattern read one at a time, and errors that quote the pattern."""
+
+    text: str
+    tokens: List[Token]
+    index: int
 
     def fail(self, why: str) -> FilterPatternError:
         return FilterPatternError(f"filter pattern {self.text!r}: {why}")
@@ -252,6 +253,13 @@ class _JsonParser:
             raise self.fail("it ends too early")
         self.index += 1
         return token
+
+
+class _JsonParser(_Reader):
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
 
     def expect(self, op: str) -> None:
         token = self.take()
@@ -382,7 +390,7 @@ def _field_test(op: str, value: Value, text: str) -> Callable[[str], bool]:
     return lambda found: string_test(found)
 
 
-class _DelimitedParser:
+class _DelimitedParser(_Reader):
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens: List[Token] = []
@@ -397,19 +405,6 @@ class _DelimitedParser:
         self.index = 0
         #: The field names the conditions mention (each must be a field).
         self.mentioned: List[str] = []
-
-    def fail(self, why: str) -> FilterPatternError:
-        return FilterPatternError(f"filter pattern {self.text!r}: {why}")
-
-    def peek(self) -> Optional[Token]:
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
-
-    def take(self) -> Token:
-        token = self.peek()
-        if token is None:
-            raise self.fail("it ends too early")
-        self.index += 1
-        return token
 
     def parse(self) -> Tuple[List[str], List[Tuple[FrozenSet[str], Condition]]]:
         if self.take() != ("op", "["):
