@@ -126,10 +126,7 @@ def judge_put(
             f"log stream {stream!r} in log group {group!r} does not"
             " exist and create_log_stream is False",
         )
-    elif error.kind is ErrorKind.AUTH:
-        report = (f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
-    delay = settings.retry.delay(past.count + 1, throttled=error.throttled)
-    return Retry(now + delay, error, since, report)
+    return _retry(error, settings, past, now, report)
 
 
 #: Error codes of a CreateLogGroup the caller's role may not make (the group may well exist).
@@ -202,7 +199,7 @@ def create_stream(
                 raise
             if not settings.create_log_group:
                 now = time.monotonic()
-                return _retry_creation(
+                return _retry(
                     e,
                     settings,
                     past,
@@ -222,15 +219,16 @@ def create_stream(
                     "group_refused",
                     f"log group {group!r} does not exist and creating it was refused: {refused}",
                 )
-            return _retry_creation(e, settings, past, time.monotonic(), report)
+            return _retry(e, settings, past, time.monotonic(), report)
     except Exception as e:  # a sender bug is retried like a failed call
-        return _retry_creation(_as_send_error(e), settings, past, time.monotonic(), None)
+        return _retry(_as_send_error(e), settings, past, time.monotonic(), None)
     return Created(time.monotonic() - start, report)
 
 
-def _retry_creation(
+def _retry(
     error: SendError, settings: Settings, past: Attempts, now: float, report: Optional[Report]
 ) -> Outcome:
+    """Retry a failed call with backoff, counting from its first failure; name refused keys."""
     if error.kind is ErrorKind.AUTH and report is None:
         report = (f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
     since = now if past.failing_since is None else past.failing_since
