@@ -254,6 +254,21 @@ class _Reader:
         self.index += 1
         return token
 
+    def value(self) -> Value:
+        """Read a value: a quoted string, a %regex%, a number, or a bare word."""
+        kind, text = self.take()
+        if kind == "string":
+            return re.sub(r"\\(.)", r"\1", text)
+        if kind == "regex":
+            return _regex(text[1:-1], self.text)
+        if kind == "word":
+            try:
+                number = float(text)
+            except ValueError:
+                return text
+            return number if math.isfinite(number) else text
+        raise self.fail(f"expected a value, found {text!r}")
+
 
 class _JsonParser(_Reader):
     def __init__(self, text: str) -> None:
@@ -321,22 +336,6 @@ class _JsonParser(_Reader):
             raise self.fail(f"expected IS TRUE, IS FALSE or IS NULL, found IS {word}")
         target = wanted[word]
         return lambda document: any(found is target for found in _select(document, selector))
-
-    def value(self) -> Value:
-        kind, text = self.take()
-        if kind == "string":
-            return re.sub(r"\\(.)", r"\1", text)
-        if kind == "regex":
-            return _regex(text[1:-1], self.text)
-        if kind == "word":
-            try:
-                number = float(text)
-            except ValueError:
-                return text
-            if math.isfinite(number):
-                return number
-            return text
-        raise self.fail(f"expected a value, found {text!r}")
 
 
 def _compile_json(text: str) -> Matcher:
@@ -468,20 +467,6 @@ class _DelimitedParser(_Reader):
             )
 
         return test
-
-    def value(self) -> Value:
-        kind, text = self.take()
-        if kind == "string":
-            return re.sub(r"\\(.)", r"\1", text)
-        if kind == "regex":
-            return _regex(text[1:-1], self.text)
-        if kind == "word":
-            try:
-                number = float(text)
-            except ValueError:
-                return text
-            return number if math.isfinite(number) else text
-        raise self.fail(f"expected a value, found {text!r}")
 
 
 def _split_message(message: str) -> List[str]:
