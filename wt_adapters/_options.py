@@ -121,15 +121,21 @@ def seconds(name: str, value: Any) -> float:
     return float(value)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Parses one of `choices`, exactly (the command line lists them)."""
+
+    choices: Tuple[str, ...]
+
+    def __call__(self, name: str, value: Any) -> str:
+        if isinstance(value, str) and value in self.choices:
+            return value
+        raise WatchtowerError(f"{name}={value!r} must be one of {self.choices}")
+
+
 def choice(*choices: str) -> Parse:
     """One of `choices`, exactly."""
-
-    def parse(name: str, value: Any) -> str:
-        if isinstance(value, str) and value in choices:
-            return value
-        raise WatchtowerError(f"{name}={value!r} must be one of {choices}")
-
-    return parse
+    return Choice(choices)
 
 
 def json_library(name: str, value: Any) -> str:

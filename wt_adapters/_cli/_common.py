@@ -12,7 +12,6 @@ from typing import Any, Callable, Dict, Iterator, Optional, TextIO, TypeVar, Uni
 import click
 
 from .._destination import configured_endpoint, endpoint_from_env
-from .._errors import WatchtowerError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -218,11 +217,6 @@ def name_flags(text: str, flags: Dict[str, str], phrases: Optional[Dict[str, str
     for phrase, said in (phrases or {}).items():
         text = text.replace(phrase, said)
     return _ARGUMENT.sub(to_flag, text)
-
-
-def option_error(error: WatchtowerError, flags: Dict[str, str]) -> click.UsageError:
-    """Turn a validation error naming an argument into one naming the flag."""
-    return click.UsageError(name_flags(str(error), flags))
 
 
 #: Rewrites each warning before it is printed (a command sets it to name its flags).

@@ -14,11 +14,9 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 import click
 
-from .._errors import WatchtowerError
 from .._json import dumps
 from .._rules import EVENT_OVERHEAD
-from .._settings import BLOCK, OVERFLOW_POLICIES
-from .._streams import DEFAULT_LOG_STREAM_NAME
+from .._settings import BLOCK
 from . import _common
 from ._common import (
     EXIT_FAILED,
@@ -31,9 +29,8 @@ from ._common import (
     check_reachable,
     echo_err,
     make_client,
-    name_flags,
-    option_error,
 )
+from ._engine_flags import RememberArgs, Speaker, Spelling, add_flags, make_flags, resolve_flags
 
 READ_SIZE = 64 * 1024
 #: How often the read loop looks at the stop flag while waiting for input (seconds).
@@ -42,31 +39,35 @@ POLL = 0.2
 PROGRESS_AFTER = 1.0
 PROGRESS_EVERY = 0.5
 
-#: The validation messages name Destination's arguments; the user typed these flags.
-FLAGS = {
-    "log_group_name": "--group",
-    "log_stream_name": "--stream",
-    "send_interval": "--send-interval",
-    "max_batch_size": "--max-batch-size",
-    "max_batch_count": "--max-batch-count",
-    "max_message_size": "--max-message-size",
-    "log_group_retention_days": "--retention-days",
-    "log_group_tags": "--tag",
-    "max_queue_events": "--max-queue-events",
-    "max_queue_bytes": "--max-queue-bytes",
-    "queue_overflow": "--queue-overflow",
-    "queue_block_timeout": "--queue-block-timeout",
-    "retry_deadline": "--retry-deadline",
+#: Where pipe spells an engine option differently from the table (every other
+#: option's flag is made from the table as it is: see `_engine_flags`).
+SPELLINGS = {
+    "log_group_name": Spelling(("-g", "--group"), default=None, required=True),
+    "log_stream_name": Spelling(
+        ("-s", "--stream"),
+        help="Log stream name or template, with fields {machine_name} {program_name}"
+        " {logger_name} (stdin, or the file's name) {process_id} {thread_name}"
+        " {strftime:FORMAT} (the line's UTC time).",
+        shown="HOST/wt-adapters/stdin/PID",
+    ),
+    "send_interval": Spelling(default=5.0),
+    "max_message_size": Spelling(
+        help="Longer lines are split into events of at most this many bytes (26 of them"
+        " CloudWatch's overhead; at most 1048576)."
+    ),
+    "log_group_retention_days": Spelling(("--retention-days",)),
+    "log_group_tags": Spelling(("--tag",), help="A tag for a log group this creates."),
+    "create_log_group": Spelling(("--create-group",)),
+    "create_log_stream": Spelling(("--create-stream",)),
+    "queue_overflow": Spelling(
+        default=BLOCK, note="The default here slows the writer rather than drop lines."
+    ),
+    "queue_block_timeout": Spelling(default=60.0),
 }
-#: What the engine's messages say of an option, and what the pipe user gave instead.
-PHRASES = {
-    "create_log_group is False": "--no-create-group was given",
-    "create_log_stream is False": "--no-create-stream was given",
-}
+ENGINE_FLAGS = make_flags(SPELLINGS)
 
-
-def _speak(text: str) -> str:
-    return name_flags(text, FLAGS, PHRASES)
+#: Names the flags in messages when the command line is not known (as pipe's help does).
+_speak = Speaker(ENGINE_FLAGS, ())
 
 
 class _Stop:
@@ -202,16 +203,6 @@ class _Progress:
             self.next_draw = min(self.next_draw, time.monotonic() + PROGRESS_EVERY)
 
 
-def _tags(values: Tuple[str, ...]) -> Dict[str, str]:
-    tags = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="'--tag'")
-        tags[key] = value
-    return tags
-
-
 def _sum(counts: Dict[str, int]) -> int:
     return sum(counts.values())
 
@@ -220,16 +211,7 @@ def _describe(counts: Dict[str, int]) -> str:
     return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(counts.items()) if v)
 
 
-@click.command()
-@click.option("--group", "-g", required=True, help="Log group to ship to (created if missing).")
-@click.option(
-    "--stream",
-    "-s",
-    default=DEFAULT_LOG_STREAM_NAME,
-    help="Log stream name or template, with fields {machine_name} {program_name}"
-    " {logger_name} (stdin, or the file's name) {process_id} {thread_name}"
-    " {strftime:FORMAT} (the line's UTC time).  [default: HOST/wt-adapters/stdin/PID]",
-)
+@click.command(cls=RememberArgs)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--tee", is_flag=True, help="Also copy every line to stdout.")
 @click.option(
@@ -237,94 +219,7 @@ def _describe(counts: Dict[str, int]) -> str:
     default=None,
     help="Show a progress line on stderr  [default: when stderr is a terminal]",
 )
-@click.option(
-    "--send-interval",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    help="Longest wait before queued lines are sent (seconds).",
-)
-@click.option(
-    "--max-batch-count",
-    type=int,
-    default=10000,
-    show_default=True,
-    help="Most events per PutLogEvents request.",
-)
-@click.option(
-    "--max-batch-size",
-    type=int,
-    default=1024 * 1024,
-    show_default=True,
-    help="Most bytes per PutLogEvents request.",
-)
-@click.option(
-    "--max-message-size",
-    type=int,
-    default=256 * 1024,
-    show_default=True,
-    help="Longer lines are split into events of this many bytes (26 of them overhead).",
-)
-@click.option(
-    "--retention-days",
-    type=int,
-    default=None,
-    help="Retention to set on the log group if this command creates it.",
-)
-@click.option(
-    "--tag",
-    "tags",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Tag for the log group if this command creates it (repeatable).",
-)
-@click.option(
-    "--create-group/--no-create-group",
-    default=True,
-    show_default=True,
-    help="Create the log group if it does not exist.",
-)
-@click.option(
-    "--create-stream/--no-create-stream",
-    default=True,
-    show_default=True,
-    help="Create the log stream if it does not exist.",
-)
-@click.option(
-    "--max-queue-events",
-    type=int,
-    default=100_000,
-    show_default=True,
-    help="Most lines held in memory waiting to be sent.",
-)
-@click.option(
-    "--max-queue-bytes",
-    type=int,
-    default=64 * 1024 * 1024,
-    show_default=True,
-    help="Most bytes held in memory waiting to be sent.",
-)
-@click.option(
-    "--queue-overflow",
-    type=click.Choice(OVERFLOW_POLICIES),
-    default=BLOCK,
-    show_default=True,
-    help="What to do when the queue is full.",
-)
-@click.option(
-    "--queue-block-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="With 'block', how long to wait for room before dropping (seconds).",
-)
-@click.option(
-    "--retry-deadline",
-    type=click.FloatRange(min=0),
-    default=300.0,
-    show_default=True,
-    help="Give up on a batch that keeps failing after this long (seconds).",
-)
+@add_flags(ENGINE_FLAGS)
 @click.option(
     "--no-queue",
     "no_queue",
@@ -334,35 +229,22 @@ def _describe(counts: Dict[str, int]) -> str:
 @click.option(
     "--flush-timeout",
     type=click.FloatRange(min=0),
+    metavar="SECONDS",
     default=60.0,
     show_default=True,
     help="At the end, how long to wait for the last lines to be sent (seconds).",
 )
 @aws_options
 def pipe(
-    group: str,
-    stream: str,
     files: Tuple[str, ...],
     tee: bool,
     progress: Optional[bool],
-    send_interval: float,
-    max_batch_count: int,
-    max_batch_size: int,
-    max_message_size: int,
-    retention_days: Optional[int],
-    tags: Tuple[str, ...],
-    create_group: bool,
-    create_stream: bool,
-    max_queue_events: int,
-    max_queue_bytes: int,
-    queue_overflow: str,
-    queue_block_timeout: float,
-    retry_deadline: float,
     no_queue: bool,
     flush_timeout: float,
     profile: Optional[str],
     region: Optional[str],
     endpoint_url: Optional[str],
+    **engine: Any,
 ) -> int:
     """Ship lines from stdin (or FILES) to CloudWatch Logs, one event per line.
 
@@ -376,57 +258,32 @@ def pipe(
       my-app 2>&1 | wt-adapters pipe --group my-app --tee
     """
     aws = aws_from(profile, region, endpoint_url)
-    _common.speak = _speak  # warnings name the flags, not Destination's arguments
+    # Checked by the options' own definitions: no engine, no network.
+    options, speak = resolve_flags(click.get_current_context(), ENGINE_FLAGS, engine)
+    _common.speak = speak  # warnings name the flags, not Destination's arguments
     # The program name in stream names: the command, not the path of __main__.py.
     sys.argv[0] = PROG
     from .._destination import Destination
     from .._streams import StreamNamer
 
-    try:
-        namer = StreamNamer(stream, "log_stream_name")
-        options: Dict[str, Any] = dict(
-            log_group_name=group,
-            log_stream_name=stream,
-            use_queues=not no_queue,
-            send_interval=send_interval,
-            max_batch_size=max_batch_size,
-            max_batch_count=max_batch_count,
-            create_log_group=create_group,
-            log_group_tags=_tags(tags),
-            log_group_retention_days=retention_days,
-            create_log_stream=create_stream,
-            max_message_size=max_message_size,
-            max_queue_events=max_queue_events,
-            max_queue_bytes=max_queue_bytes,
-            queue_overflow=queue_overflow,
-            queue_block_timeout=queue_block_timeout,
-            retry_deadline=retry_deadline,
-        )
-        _validate(options)
-    except WatchtowerError as e:
-        raise option_error(e, FLAGS) from None
+    group = options["log_group_name"]
+    namer = StreamNamer(options["log_stream_name"], "log_stream_name")
     inputs = _inputs(files)  # a file that can't be read fails before any AWS call
     try:
         client = make_client(aws, engine=True)
         exists = check_reachable(client, aws, group)
-        if exists is False and not create_group:
+        if exists is False and not options["create_log_group"]:
+            no = speak.negations["create_log_group"]
             raise AwsProblem(
-                f"log group {group!r} does not exist at {aws.describe()}, and --no-create-group"
-                " was given: create it, or leave out --no-create-group"
+                f"log group {group!r} does not exist at {aws.describe()}, and {no}"
+                f" was given: create it, or leave out {no}"
             )
-        destination = Destination(**options, boto3_client=client)
+        destination = Destination(**options, use_queues=not no_queue, boto3_client=client)
     except BaseException:
         _close_inputs(inputs)
         raise
-    piece = max(1, max_message_size - EVENT_OVERHEAD)
-    return _ship(destination, namer, inputs, piece, tee, progress, flush_timeout, aws)
-
-
-def _validate(options: Dict[str, Any]) -> None:
-    """Check the options by the front ends' own definitions: no engine, no network (raises)."""
-    from .._options import resolve
-
-    resolve(options)
+    piece = max(1, options["max_message_size"] - EVENT_OVERHEAD)
+    return _ship(destination, namer, inputs, piece, tee, progress, flush_timeout, aws, speak)
 
 
 def _inputs(files: Tuple[str, ...]) -> List[Tuple[str, int, bool]]:
@@ -465,6 +322,7 @@ def _ship(
     progress_flag: Optional[bool],
     flush_timeout: float,
     aws: AwsOptions,
+    speak: Speaker,
 ) -> int:
     started = time.monotonic()
     stop = _Stop()
@@ -538,7 +396,7 @@ def _ship(
     echo_err(summary)
     if lost or refused or not delivered:
         details = _describe({**dropped, **{f"rejected {k}": v for k, v in rejected.items()}})
-        last_error = _speak(str(figures.get("last_error") or "")) or None
+        last_error = speak(str(figures.get("last_error") or "")) or None
         echo_err(
             f"{PROG}: error: {lost} of {submitted} events were not delivered to"
             f" {aws.describe()}"
