@@ -123,6 +123,21 @@ def test_a_boolean_in_a_message_is_the_form_typed() -> None:
     )
 
 
+def test_a_message_naming_an_option_names_its_flag() -> None:
+    with pipe.make_context("pipe", ["-g", "g", "--retention-days", "7"]) as ctx:
+        _, speak = resolve_flags(ctx, ENGINE_FLAGS, ctx.params)
+    assert speak("log_group_retention_days is set only on a group this creates") == (
+        "--retention-days is set only on a group this creates"
+    )
+    assert speak("boto3_client is not a client") == "boto3_client is not a client"
+
+
+def test_options_the_command_sets_itself_are_checked_with_the_flags() -> None:
+    with pipe.make_context("pipe", ["-g", "g"]) as ctx, pytest.raises(click.UsageError) as e:
+        resolve_flags(ctx, ENGINE_FLAGS, ctx.params, fixed={"use_queues": "sometimes"})
+    assert "use_queues='sometimes' must be True or False" in e.value.format_message()
+
+
 def test_an_integer_flag_is_checked_by_the_option() -> None:
     assert parse("--max-batch-count", "7")["max_batch_count"] == 7
     assert parse()["max_batch_count"] == OPTIONS["max_batch_count"].default

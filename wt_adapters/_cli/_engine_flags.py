@@ -37,7 +37,13 @@ EXCLUDED: Dict[str, str] = {
 }
 
 #: The metavar a flag of each option kind shows (booleans take no value).
-METAVARS = {"int": "INTEGER", "seconds": "SECONDS", "str": "TEXT", "dict": "KEY=VALUE"}
+METAVARS = {
+    "int": "INTEGER",
+    "seconds": "SECONDS",
+    "str": "TEXT",
+    "path": "PATH",
+    "dict": "KEY=VALUE",
+}
 #: The kinds a flag is made for; an option of another kind needs a kind here or an exclusion.
 KINDS = frozenset(METAVARS) | {"bool"}
 
@@ -198,7 +204,11 @@ def _is(arg: str, opt: str) -> bool:
 
 
 class Speaker:
-    """Rewrites the library's messages (``max_batch_count=0``) to name the flags typed."""
+    """Rewrites the library's messages to name the flags typed.
+
+    ``max_batch_count=0`` becomes ``--max-batch-count=0``, a bare option name
+    its flag, and ``create_log_group is False`` ``--no-create-group was given``.
+    """
 
     def __init__(self, flags: Sequence[Flag], args: Sequence[str]) -> None:
         self.flags: Dict[str, str] = {}
@@ -213,21 +223,26 @@ class Speaker:
                 self.phrases[f"{flag.name} is False"] = f"{no} was given"
 
     def __call__(self, text: str) -> str:
-        return name_flags(text, self.flags, self.phrases)
+        text = name_flags(text, self.flags, self.phrases)
+        return _OPTION_NAME.sub(lambda m: self.flags.get(m.group(0), m.group(0)), text)
 
 
 def resolve_flags(
-    ctx: click.Context, flags: Sequence[Flag], given: Mapping[str, Any]
+    ctx: click.Context,
+    flags: Sequence[Flag],
+    given: Mapping[str, Any],
+    fixed: Optional[Mapping[str, Any]] = None,
 ) -> Tuple[Dict[str, Any], Speaker]:
     """Check the flags' values by the options' own definitions; return them, and a `Speaker`.
 
-    `given` holds the command's keyword arguments (None for a flag not given).
-    The values returned are the options' parsed values, for every flag (the
-    command's default where none was given). A bad value is a `click.UsageError`
-    naming the flag as the user typed it.
+    `given` holds the command's keyword arguments (None for a flag not given);
+    `fixed`, options the command sets by other means (checked with the rest,
+    returned as they are). The values returned are the options' parsed
+    values, for every flag (the command's default where none was given). A
+    bad value is a `click.UsageError` naming the flag as the user typed it.
     """
     speaker = Speaker(flags, ctx.meta.get(_ARGS, ()))
-    raw: Dict[str, Any] = {}
+    raw: Dict[str, Any] = dict(fixed or {})
     for flag in flags:
         value = given.get(flag.name)
         if flag.option.kind == "dict":

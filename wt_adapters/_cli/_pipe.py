@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Tuple
 
 import click
 
+from .._errors import WatchtowerError
 from .._json import dumps
 from .._rules import EVENT_OVERHEAD
 from .._settings import BLOCK
@@ -259,7 +260,9 @@ def pipe(
     """
     aws = aws_from(profile, region, endpoint_url)
     # Checked by the options' own definitions: no engine, no network.
-    options, speak = resolve_flags(click.get_current_context(), ENGINE_FLAGS, engine)
+    ctx = click.get_current_context()
+    queues = {"use_queues": not no_queue}
+    options, speak = resolve_flags(ctx, ENGINE_FLAGS, engine, fixed=queues)
     _common.speak = speak  # warnings name the flags, not Destination's arguments
     # The program name in stream names: the command, not the path of __main__.py.
     sys.argv[0] = PROG
@@ -278,7 +281,10 @@ def pipe(
                 f"log group {group!r} does not exist at {aws.describe()}, and {no}"
                 f" was given: create it, or leave out {no}"
             )
-        destination = Destination(**options, use_queues=not no_queue, boto3_client=client)
+        destination = Destination(**options, **queues, boto3_client=client)
+    except WatchtowerError as e:  # what only the engine can check (a spool directory, ...)
+        _close_inputs(inputs)
+        raise click.UsageError(speak(str(e)), ctx) from None
     except BaseException:
         _close_inputs(inputs)
         raise
