@@ -104,6 +104,8 @@ class Options(TypedDict, total=False):
     deletion_protection: Union[bool, str]
     trace_id: Union[bool, str]
     flush_on_sigterm: Union[bool, str]
+    metrics_interval: Union[float, timedelta, str, None]
+    metrics_namespace: str
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(Settings))

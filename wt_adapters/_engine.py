@@ -47,6 +47,7 @@ from ._delivery import (
 from ._errors import WatchtowerWarning
 from ._ledger import Ledger
 from ._messages import prepare_message, warn_empty
+from ._metrics import MetricsReporter, OwnLedger
 from ._protocol import ErrorKind, Sender
 from ._report import report
 from ._rules import EVENT_OVERHEAD
@@ -99,14 +100,17 @@ class _Stream:
         "creating",
         "in_flight",
         "known",
+        "ledger",
         "name",
         "pending",
         "pending_bytes",
         "ready",
     )
 
-    def __init__(self, name: str, known: bool) -> None:
+    def __init__(self, name: str, known: bool, ledger: Ledger) -> None:
         self.name = name
+        #: Where the stream's events are counted: the engine's, or its metrics events' own.
+        self.ledger = ledger
         self.pending: Deque[Item] = deque()
         self.pending_bytes = 0
         self.arrivals = 0
@@ -184,6 +188,17 @@ class Engine:
         self._closed = False
         self._enqueued = 0
         self._ledger = Ledger(self.settings.log_group_name)
+        #: With `metrics_interval`: when the next metrics event is due, and its stream.
+        self._metrics: Optional[MetricsReporter] = None
+        self._metrics_ledger = OwnLedger(self.settings.log_group_name)
+        if self.settings.metrics_interval is not None:
+            self._metrics = MetricsReporter(
+                self.settings.metrics_interval,
+                self.settings.metrics_namespace,
+                self.settings.log_group_name,
+                time.monotonic(),
+                self._pid,
+            )
         #: Since when every call has failed for want of credentials or of a reachable endpoint.
         self._blocked_since: Optional[float] = None
 
@@ -240,12 +255,17 @@ class Engine:
             self._announce()
         return accepted
 
-    def _add_stream(self, name: str) -> _Stream:
-        """Start tracking stream `name` (lock held)."""
+    def _add_stream(self, name: str, own: bool = False) -> _Stream:
+        """Start tracking stream `name` (lock held); `own`: the engine's metrics stream.
+
+        The metrics stream is created when missing even with create_log_stream False.
+        """
         if len(self._streams) >= _IDLE_STREAMS_KEPT:
             self._forget_idle_streams()
         st = self._streams[name] = _Stream(
-            name, name in self._known or not self.settings.create_log_stream
+            name,
+            name in self._known or not (self.settings.create_log_stream or own),
+            self._metrics_ledger if own else self._ledger,
         )
         return st
 
@@ -257,7 +277,9 @@ class Engine:
         remembered apart (`_known`).
         """
         for name in [n for n, st in self._streams.items() if st.idle()]:
-            self._enqueued += self._streams.pop(name).arrivals
+            st = self._streams.pop(name)
+            if st.ledger is self._ledger:
+                self._enqueued += st.arrivals
 
     def _wake(self) -> None:
         """Wake a sender thread for a first event, starting one if there is none (lock held)."""
@@ -299,7 +321,7 @@ class Engine:
                 victim.pending_bytes -= old[2]
                 self._queued_events -= 1
                 self._queued_bytes -= old[2]
-                self._ledger.drop("queue_full", 1)
+                victim.ledger.drop("queue_full", 1)
             else:
                 return True
         self._ledger.drop("queue_full", 1)
@@ -363,6 +385,8 @@ class Engine:
         _registry.forget(self)
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         done = self.flush(timeout)
+        if self._metrics is not None and self._put_last_metrics():
+            self.flush(None if deadline is None else deadline - time.monotonic())
         with self._lock:
             if self._closed:
                 return done
@@ -373,17 +397,24 @@ class Engine:
                 if left is not None and left <= 0:
                     break
                 self._cond.wait(left)
-            lost = lost_bytes = 0
+            lost = lost_bytes = own_lost = 0
             for st in self._streams.values():
-                lost += len(st.pending) + sum(len(b.events) for b in st.ready)
+                n = len(st.pending) + sum(len(b.events) for b in st.ready)
+                if st.ledger is self._ledger:
+                    lost += n
+                elif n:
+                    own_lost += n  # metrics events: counted apart, no one's loss
+                    st.ledger.drop("close_timeout", n)
                 lost_bytes += st.pending_bytes + sum(b.nbytes for b in st.ready)
                 st.pending.clear()
                 st.pending_bytes = 0
                 st.ready.clear()
+            self._queued_events -= own_lost
             in_flight = self._queued_events - lost
+            if lost or own_lost:
+                self._queued_bytes -= lost_bytes
             if lost:
                 self._queued_events -= lost
-                self._queued_bytes -= lost_bytes
                 self._ledger.drop("close_timeout", lost)
                 self._ledger.notices = [n for n in self._ledger.notices if "close timeout" not in n]
             workers = list(self._workers)
@@ -415,8 +446,12 @@ class Engine:
     def stats(self) -> Dict[str, Any]:
         """Return the engine's figures as a plain dict (a snapshot)."""
         with self._lock:
-            enqueued = self._enqueued + sum(st.arrivals for st in self._streams.values())
-            figures: Dict[str, Any] = {"enqueued": enqueued, **self._ledger.figures()}
+            figures: Dict[str, Any] = {
+                "enqueued": self._enqueued_so_far(),
+                **self._ledger.figures(),
+            }
+            if self._metrics is not None:
+                figures["metrics_events"] = self._metrics_ledger.summary()
             figures["queued"] = self._queued_events
             figures["queued_bytes"] = self._queued_bytes
             figures["in_flight"] = self._in_flight
@@ -444,7 +479,7 @@ class Engine:
                 self._queued_events += 1
                 self._queued_bytes += size
                 known = stream in self._known or not self.settings.create_log_stream
-                st = _Stream(stream, known)  # the call's own: never seen by the senders
+                st = _Stream(stream, known, self._ledger)  # the call's own: never seen by senders
                 st.ready.append(_Batch([(timestamp, message, size, 0)], size))
         if st is None:
             self._announce()
@@ -470,7 +505,7 @@ class Engine:
                     return isinstance(outcome, Sent)
             with self._lock:
                 for left in st.ready:
-                    self._settle(left, dropped="retries_exhausted")
+                    self._settle(st, left, dropped="retries_exhausted")
                 st.ready.clear()
             return False
         finally:
@@ -577,6 +612,8 @@ class Engine:
             if now >= self._next_tick:
                 self._draining = True
                 self._next_tick = now + s.send_interval
+            if self._metrics is not None and now >= self._metrics.due:
+                self._put_metrics()
             wait: Optional[float] = None
             if self._in_flight < self._limit.allowed:
                 job, wait = self._pick(now)
@@ -593,6 +630,8 @@ class Engine:
                 wait = None
                 if len(self._streams) > _IDLE_STREAMS_KEPT:
                     self._forget_idle_streams()
+            if self._metrics is not None:
+                wait = _sooner(wait, max(0.0, self._metrics.due - now))
             self._waiting += 1
             try:
                 self._cond.wait(wait)
@@ -685,7 +724,7 @@ class Engine:
             if bad:
                 self._queued_events -= len(bad)
                 self._queued_bytes -= sum(e[2] for e in bad)
-                self._ledger.drop(reason, len(bad))
+                st.ledger.drop(reason, len(bad))
         return _Batch(taken.events, taken.nbytes) if taken.events else None
 
     # ------------------------------------------------------- applying outcomes
@@ -700,13 +739,13 @@ class Engine:
                 self._blocked_since = None
                 st.known = True
                 self._remember(st.name)
-                self._ledger.counts["streams_created"] += 1
+                st.ledger.counts["streams_created"] += 1
                 st.create_past = Attempts()
                 self._limit.succeeded(outcome.rtt, now)
                 if outcome.report:
                     self._ledger.note(*outcome.report)
             elif isinstance(outcome, Retry):
-                self._failed_attempt(outcome)
+                self._failed_attempt(st, outcome)
                 st.create_past.count += 1
                 st.create_past.failing_since = outcome.failing_since
                 st.create_retry_at = outcome.at
@@ -720,35 +759,35 @@ class Engine:
             self._blocked_since = None
             self._remember(st.name)
             self._limit.succeeded(outcome.rtt, now)
-            self._settle(batch, rejected=outcome.rejected)
+            self._settle(st, batch, rejected=outcome.rejected)
         elif isinstance(outcome, Dropped):
             self._ledger.note(*outcome.report)
-            self._settle(batch, dropped=outcome.reason)
+            self._settle(st, batch, dropped=outcome.reason)
         elif isinstance(outcome, Split):
-            self._ledger.counts["batches_failed"] += 1
+            st.ledger.counts["batches_failed"] += 1
             self._ledger.last_error = str(outcome.error)
             half = len(batch.events) // 2
             st.ready.extendleft((_Batch(batch.events[half:]), _Batch(batch.events[:half])))
         elif isinstance(outcome, (Retry, Missing)):
-            self._failed_attempt(outcome)
+            self._failed_attempt(st, outcome)
             batch.past.count += 1
             batch.past.failing_since = outcome.failing_since
             batch.maybe_stored += outcome.error.maybe_stored
             batch.retry_at = outcome.at
             if self._closed:
-                self._settle(batch, dropped="close_timeout")
+                self._settle(st, batch, dropped="close_timeout")
             else:
-                self._ledger.counts["retried"] += len(batch.events)
+                st.ledger.counts["retried"] += len(batch.events)
                 st.ready.appendleft(batch)
                 if isinstance(outcome, Missing):
                     st.known = False
                     self._known.discard(st.name)
         self._cond.notify_all()
 
-    def _failed_attempt(self, outcome: Retry | Missing) -> None:
+    def _failed_attempt(self, st: _Stream, outcome: Retry | Missing) -> None:
         """Count a failed call and adapt the concurrency to it (lock held)."""
         error = outcome.error
-        self._ledger.counts["batches_failed"] += 1
+        st.ledger.counts["batches_failed"] += 1
         self._ledger.last_error = str(error)
         if error.throttled:
             self._limit.throttled(time.monotonic())
@@ -769,12 +808,12 @@ class Engine:
         """Drop what waits for a stream that could not be created in time (lock held)."""
         n = len(st.pending) + sum(len(b.events) for b in st.ready)
         for b in st.ready:
-            self._settle(b, dropped="retry_deadline")
+            self._settle(st, b, dropped="retry_deadline")
         st.ready.clear()
         if st.pending:
             self._queued_events -= len(st.pending)
             self._queued_bytes -= st.pending_bytes
-            self._ledger.drop("retry_deadline", len(st.pending))
+            st.ledger.drop("retry_deadline", len(st.pending))
             st.pending.clear()
             st.pending_bytes = 0
         st.create_past = Attempts()
@@ -794,6 +833,7 @@ class Engine:
 
     def _settle(
         self,
+        st: _Stream,
         batch: _Batch,
         *,
         rejected: Optional[Mapping[str, int]] = None,
@@ -804,10 +844,57 @@ class Engine:
         self._queued_events -= n
         self._queued_bytes -= batch.nbytes
         if dropped:
-            self._ledger.drop(dropped, n)
+            st.ledger.drop(dropped, n)
         else:
-            self._ledger.sent(n, rejected or {}, batch.maybe_stored)
+            st.ledger.sent(n, rejected or {}, batch.maybe_stored)
         batch.events = []
+
+    # ---------------------------------------------------------------- metrics
+
+    def _enqueued_so_far(self) -> int:
+        """Events the front ends handed in, the engine's metrics events left out (lock held)."""
+        return self._enqueued + sum(
+            st.arrivals for st in self._streams.values() if st.ledger is self._ledger
+        )
+
+    def _put_metrics(self) -> None:
+        """Queue a metrics event with the counters' changes since the last (lock held).
+
+        It takes room only where there is some: it never makes room by dropping
+        a user's event, and if it finds none it is counted apart, not reported,
+        and the next one carries its changes.
+        """
+        reporter = self._metrics
+        assert reporter is not None
+        st = self._streams.get(reporter.stream)
+        if st is None:
+            st = self._add_stream(reporter.stream, own=True)
+        own = len(st.pending) + sum(len(b.events) for b in (*st.ready, *st.in_flight))
+        figures = {"enqueued": self._enqueued_so_far(), **self._ledger.figures()}
+        timestamp = _now_ms()
+        message = reporter.take(figures, self._queued_events - own, time.monotonic(), timestamp)
+        size = len(message) + EVENT_OVERHEAD  # JSON of ASCII only
+        if self._queued_events >= self._max_events or self._queued_bytes + size > self._max_bytes:
+            st.ledger.drop("queue_full", 1)  # its changes go with the next one
+            return
+        reporter.kept()
+        st.pending.append((timestamp, message, size, st.arrivals))
+        st.arrivals += 1
+        st.pending_bytes += size
+        self._queued_events += 1
+        self._queued_bytes += size
+        if self._asleep:
+            self._wake()
+
+    def _put_last_metrics(self) -> bool:
+        """At close, queue the last metrics event, if the engine ever took an event."""
+        with self._lock:
+            if self._closed or self._pid != os.getpid() or self._metrics is None:
+                return False
+            if not (self._metrics.made or self._started_workers or self._ledger.dropped):
+                return False  # an engine never used makes no request at close
+            self._put_metrics()
+            return True
 
     # -------------------------------------------------------------- reporting
 

@@ -168,6 +168,39 @@ def kms_key_arn(name: str, value: Any) -> Optional[str]:
     )
 
 
+#: The shortest `metrics_interval` taken (seconds).
+MIN_METRICS_INTERVAL = 1.0
+
+
+def metrics_interval(name: str, value: Any) -> Optional[float]:
+    """None (no metrics), or a duration of at least `MIN_METRICS_INTERVAL` seconds."""
+    if value is None:
+        return None
+    interval = seconds(name, value)
+    if interval < MIN_METRICS_INTERVAL:
+        raise WatchtowerError(
+            f"{name}={value!r} must be None or at least {MIN_METRICS_INTERVAL:g} second"
+        )
+    return interval
+
+
+def metric_namespace(name: str, value: Any) -> str:
+    """A CloudWatch metric namespace: 1-255 ASCII characters, no control character,
+    not starting with ':' or with ``AWS/`` (kept for AWS's own)."""
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= 255
+        or not value.isascii()
+        or not value.isprintable()
+        or value.startswith((":", "AWS/"))
+    ):
+        raise WatchtowerError(
+            f"{name}={value!r} is not a metric namespace CloudWatch takes: 1 to 255 ASCII"
+            " characters, no control characters, not starting with ':' or 'AWS/'"
+        )
+    return value
+
+
 def group_name(name: str, value: Any) -> str:
     """A log group name CloudWatch accepts."""
     return check_log_group_name(value, name)
@@ -299,6 +332,12 @@ OPTIONS: Dict[str, Option] = {
                "On SIGTERM, deliver what every engine holds (up to 5 s), then end as SIGTERM"
                " would have; process-wide, set up from the main thread (see"
                " `wt_adapters.flush_on_sigterm`)."),
+        Option("metrics_interval", None, metrics_interval, "seconds",
+               "Every this many seconds (at least 1), put the delivery counters in the log"
+               " group as an Embedded Metric Format event (see \"Loss you can alarm on\");"
+               " `None`: off."),
+        Option("metrics_namespace", "wt_adapters", metric_namespace, "str",
+               "CloudWatch namespace of those metrics."),
     )
 }  # fmt: skip
 
@@ -330,6 +369,11 @@ def check_together(values: Mapping[str, Any]) -> None:
     if values.get("boto3_client") is not None and values.get("boto3_profile_name") is not None:
         raise WatchtowerError(
             "Either boto3_client or boto3_profile_name can be specified, but not both"
+        )
+    if values.get("metrics_interval") is not None and values.get("use_queues") is False:
+        raise WatchtowerError(
+            "metrics_interval needs use_queues=True: the metrics are sent by the"
+            " engine's background threads"
         )
     batch, message = values.get("max_batch_size"), values.get("max_message_size")
     if batch is not None and message is not None and batch < message:

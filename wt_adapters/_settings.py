@@ -66,6 +66,8 @@ class Settings:
     queue_overflow: str = _default("queue_overflow")
     queue_block_timeout: float = _default("queue_block_timeout")
     max_concurrency: int = _default("max_concurrency")
+    metrics_interval: Optional[float] = _default("metrics_interval")
+    metrics_namespace: str = _default("metrics_namespace")
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
