@@ -515,3 +515,118 @@ def test_stream_names_are_looked_up_by_logger_only_where_the_template_allows(
     assert namer.by_logger == {}
     by_thread.close()
     by_logger.close()
+
+
+# ------------------------------------------------------------ the hot path's shortcuts
+
+
+def test_a_dict_message_goes_through_a_formatter_the_user_set(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    handler = handler_for(client, group)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.info({"k": 1})
+    handler.close()
+    assert messages(client, group) == ["INFO {'k': 1}"]
+
+
+def test_a_subclass_format_and_formatter_subclass_are_used_for_dict_messages(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    class Tagged(CloudWatchLogHandler):
+        def format(self, record: logging.LogRecord) -> str:
+            return "tagged " + super().format(record)
+
+    class Upper(CloudWatchLogFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return super().format(record).upper()
+
+    tagged = Tagged(log_group_name=group, log_stream_name="a", boto3_client=client)
+    upper = handler_for(client, group, log_stream_name="b")
+    upper.setFormatter(Upper())
+    logger.addHandler(tagged)
+    logger.addHandler(upper)
+    logger.info({"k": "v"})
+    tagged.close()
+    upper.close()
+    assert messages(client, group, "a") == ['tagged {"k":"v"}']
+    assert messages(client, group, "b") == ['{"K":"V"}']
+
+
+def test_a_users_filters_run_and_may_drop_or_change_records(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    handler = handler_for(client, group)
+    seen = []
+
+    def only_even(record: logging.LogRecord) -> bool:
+        seen.append(record.msg)
+        return record.msg["n"] % 2 == 0  # type: ignore[no-any-return]
+
+    handler.addFilter(only_even)
+    logger.addHandler(handler)
+    for n in range(4):
+        logger.info({"n": n})
+    logging.getLogger("botocore.hooks").debug("SDK noise stays out with a user's filter too")
+    handler.removeFilter(only_even)
+    logger.info({"n": 5})
+    handler.close()
+    assert seen == [{"n": n} for n in range(4)]
+    assert [json.loads(m) for m in messages(client, group)] == [{"n": 0}, {"n": 2}, {"n": 5}]
+
+
+def test_a_handler_subclass_that_overrides_emit_gets_every_record(client: Any, group: str) -> None:
+    got = []
+
+    class Recording(CloudWatchLogHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            got.append(record.msg)
+            super().emit(record)
+
+    handler = Recording(log_group_name=group, log_stream_name="s", boto3_client=client)
+    log = logging.getLogger("app.recording")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.warning({"k": 1})
+        log.warning("text")
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert got == [{"k": 1}, "text"]
+    assert messages(client, group) == ['{"k":1}', "text"]
+
+
+def test_a_serializer_that_logs_through_the_same_handler_is_cut_off(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    class Chatty:
+        pass
+
+    def default(o: Any) -> Any:
+        logger.info({"serializing": o})  # nests: shipped once more, then left out
+        return "chatty"
+
+    handler = handler_for(client, group, json_serialize_default=default)
+    logger.addHandler(handler)
+    logger.info({"obj": Chatty()})
+    handler.close()
+    got = [json.loads(m) for m in messages(client, group)]
+    assert {"obj": "chatty"} in got and len(got) <= 2
+
+
+def test_a_fixed_stream_name_is_looked_up_by_logger(client: Any, group: str) -> None:
+    handler = handler_for(client, group, log_stream_name="app/{process_id}")
+    assert handler._destination is not None
+    namer = handler._destination.stream_names
+    log = logging.getLogger("app.fixed")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.warning({"k": 1})
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert namer.by_logger == {"app.fixed": f"app/{os.getpid()}"}
+    assert messages(client, group, f"app/{os.getpid()}") == ['{"k":1}']

@@ -54,9 +54,9 @@ class StreamNamer:
         self._uses_time = "strftime" in used
         self._per_record = bool(used & _PER_RECORD)
         self._cache: Dict[Tuple[str, str, int], str] = {}
-        #: With a template whose only per-record field is {logger_name}: stream names by
-        #: logger name, for front ends to look up first (emptied with the cache, and
-        #: after a fork). None for other templates.
+        #: With a template whose only per-record field is {logger_name} (or that has no
+        #: per-record field): stream names by logger name, for front ends to look up
+        #: first (emptied with the cache, and after a fork). None for other templates.
         self.by_logger: Optional[Dict[str, str]] = (
             {} if not used & {"thread_name", "strftime"} else None
         )
@@ -105,6 +105,9 @@ class StreamNamer:
         """Return the stream name for an event of this logger, thread and time."""
         fixed = self._fixed
         if fixed is not None:
+            by_logger = self.by_logger
+            if by_logger is not None and len(by_logger) < _CACHE_LIMIT:
+                by_logger[logger_name] = fixed  # for the front ends' look-up next time
             return fixed
         key = (logger_name, thread_name, int(created) if self._uses_time else 0)
         name = self._cache.get(key)

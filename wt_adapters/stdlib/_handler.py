@@ -9,11 +9,12 @@ from typing import Any, Dict, Optional, Tuple
 
 from .._destination import Destination
 from .._errors import WatchtowerError
-from .._frontend import DEBUG, LOCAL, OUT, enter, is_sdk_noise, leave
+from .._frontend import DEBUG, is_sdk_noise
 from .._options import DEFAULT_LOG_GROUP_NAME, OPTIONS, POSITIONAL, resolve
 from .._report import report
 from .._rules import EVENT_OVERHEAD
 from .._streams import DEFAULT_LOG_STREAM_NAME
+from .._threads import MAX_NESTING, thread_state
 from ._formatter import CloudWatchLogFormatter
 
 #: Watchtower's deprecated aliases, positional after its options.
@@ -81,6 +82,8 @@ class CloudWatchLogHandler(logging.Handler):
     # may still flush and close it, and a record sent to it is only reported).
     _destination: Optional[Destination] = None
     shutting_down = True
+    #: Whether `format` is `logging.Handler`'s (set for each subclass).
+    _default_format = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         options, handler_args, handler_kwargs = _split(args, kwargs)
@@ -109,30 +112,39 @@ class CloudWatchLogHandler(logging.Handler):
         """The boto3 client the handler sends with (made now if no request made it yet)."""
         return None if self._destination is None else self._destination.client
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass's own `format` must be called: no shortcut around it.
+        cls._default_format = cls.format is logging.Handler.format
+
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter and emit `record`, unless it comes from inside the delivery engine.
 
         The engine is thread-safe, so no handler lock is taken: a record logged
         by botocore while sending can't deadlock against a caller.
         """
-        how = enter()
-        if how == OUT:
+        # The guard of `_frontend.enter`/`leave`, inlined: it runs on every log call.
+        state = thread_state
+        depth = state.depth
+        if depth >= MAX_NESTING or state.in_engine:
             return False
+        state.depth = depth + 1
         try:
-            if how == LOCAL:
-                return False
             filters = self.filters
             if len(filters) == 1 and filters[0] is _boto_debug_filter:  # no filter of the user's
-                rv: Any = record.levelno > DEBUG or not is_sdk_noise(record.name, record.levelno)
+                if record.levelno <= DEBUG and is_sdk_noise(record.name, record.levelno):
+                    return False
+                rv: Any = True
             else:
                 rv = self.filter(record)
+                if not rv:
+                    return rv
                 if isinstance(rv, logging.LogRecord):  # 3.12+: a filter may replace the record
                     record = rv
-            if rv:
-                self.emit(record)
+            self.emit(record)
             return rv
         finally:
-            leave()
+            state.depth = depth
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue `record` for CloudWatch; never raises into the caller."""
@@ -144,6 +156,17 @@ class CloudWatchLogHandler(logging.Handler):
             stream = by_logger.get(record.name) if by_logger is not None else None
             if stream is None:
                 stream = self._stream_names(record.name, record.threadName or "", record.created)
+            msg = record.msg
+            formatter = self.formatter
+            if (
+                type(msg) is dict
+                and type(formatter) is CloudWatchLogFormatter
+                and self._default_format
+                and not formatter.add_log_record_attrs
+                and not record.exc_info
+            ):  # what CloudWatchLogFormatter.format does with a dict, without the calls
+                self._submit(stream, int(record.created * 1000), formatter._encode(msg))
+                return
             try:
                 message = self.format(record)
             except Exception as e:  # ship what can be said of it, and report as logging does
