@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import textwrap
 import time
+import warnings
 from typing import Any, List, Optional
 
 import pytest
-from helpers import LambdaContext, messages, read_events
+from helpers import LambdaContext, free_port, messages, read_events, run_python
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerError, WatchtowerWarning
 from wt_adapters import _serverless as serverless
@@ -160,3 +162,45 @@ def test_a_lambda_handler_delivers_to_cloudwatch_before_returning(
     assert handler({"id": 1}, LambdaContext(10_000)) == {"statusCode": 200}
     messages = [json.loads(e["message"]) for e in read_events(client, group, "s")]
     assert messages == [{"event": "order", "id": 1}]
+
+
+def test_under_an_error_filter_an_unfinished_flush_goes_to_stderr_and_the_result_back(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(serverless, "flush_all", lambda timeout=None, grace=None: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert flush_after(lambda: 42)() == 42
+        assert asyncio.run(flush_after(timeout=1)(asyncio.sleep)(0, "async")) == "async"
+    err = capsys.readouterr().err
+    assert err.count("WatchtowerWarning: flush_after: some log events were not delivered") == 2
+
+
+def test_an_unfinished_flush_is_reported_at_the_callers_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serverless, "flush_all", lambda timeout=None, grace=None: False)
+    with pytest.warns(WatchtowerWarning, match="not delivered") as caught:
+        flush_after(lambda: None)()
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_a_lambda_handler_under_w_error_returns_though_delivery_fails(group: str) -> None:
+    script = textwrap.dedent(f"""
+        import logging, wt_adapters
+        log = logging.getLogger("fn")
+        log.addHandler(wt_adapters.CloudWatchLogHandler(
+            log_group_name={group!r}, endpoint_url="http://127.0.0.1:{free_port()}"))
+
+        @wt_adapters.flush_after(timeout=0.5)
+        def handler(event, context):
+            log.warning({{"event": "order"}})
+            return {{"statusCode": 200}}
+
+        print("returned", handler({{}}, None))
+        wt_adapters._registry.FLUSH_TIMEOUT = 0.5  # the exit deadline, shortened
+    """)
+    run = run_python(f"import warnings; warnings.simplefilter('error')\n{script}", timeout=60)
+    assert "returned {'statusCode': 200}" in run.stdout, run.stderr
+    assert "flush_after: some log events were not delivered within 0.5 s" in run.stderr
+    assert "Traceback" not in run.stderr

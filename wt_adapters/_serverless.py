@@ -10,11 +10,11 @@ import asyncio
 import functools
 import inspect
 import time
-import warnings
 from typing import Any, Callable, Optional, TypeVar, cast, overload
 
-from ._errors import WatchtowerError, WatchtowerWarning
+from ._errors import WatchtowerError
 from ._registry import EXIT_GRACE, flush_all
+from ._report import report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,8 +38,8 @@ def _remaining_seconds(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optiona
 
 def _flush(
     started: float, limit: Optional[float], margin: float, remaining: Optional[float]
-) -> None:
-    """Flush every engine within the deadline; warn if something was left undelivered."""
+) -> Optional[str]:
+    """Flush every engine within the deadline; say what went wrong, if anything did."""
     budget = DEFAULT_TIMEOUT if limit is None else limit
     if remaining is not None:
         left = remaining - (time.monotonic() - started) - margin
@@ -48,14 +48,10 @@ def _flush(
     try:
         done = flush_all(budget, grace=EXIT_GRACE)
     except Exception as e:  # never turn the function's result into a logging failure
-        warnings.warn(f"flush_after: flushing failed: {e!r}", WatchtowerWarning, stacklevel=3)
-        return
+        return f"flush_after: flushing failed: {e!r}"
     if not done:
-        warnings.warn(
-            f"flush_after: some log events were not delivered within {budget:.3g} s",
-            WatchtowerWarning,
-            stacklevel=3,
-        )
+        return f"flush_after: some log events were not delivered within {budget:.3g} s"
+    return None
 
 
 @overload
@@ -82,8 +78,9 @@ def flush_after(
     function gets a context (an argument with ``get_remaining_time_in_millis``),
     by `timeout` seconds when given (the smaller of the two when both), else by
     `DEFAULT_TIMEOUT`. Events not delivered in time are counted and warned
-    about as `WatchtowerWarning`; the function's result or exception is
-    passed on untouched. Works on ``async def`` functions too (the flush runs
+    about as `WatchtowerWarning` (on stderr when warnings are errors, as
+    under ``-W error``); the function's result or exception is passed on
+    untouched. Works on ``async def`` functions too (the flush runs
     in a worker thread).
 
     ::
@@ -118,7 +115,11 @@ def _decorate(fn: F, timeout: Optional[float], margin: float) -> F:
                 return await fn(*args, **kwargs)
             finally:
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, _flush, started, timeout, margin, remaining)
+                problem = await loop.run_in_executor(
+                    None, _flush, started, timeout, margin, remaining
+                )
+                if problem:  # reported here, on the caller's thread, at the caller's code
+                    report(problem)
 
         return cast(F, async_wrapper)
 
@@ -129,6 +130,8 @@ def _decorate(fn: F, timeout: Optional[float], margin: float) -> F:
         try:
             return fn(*args, **kwargs)
         finally:
-            _flush(started, timeout, margin, remaining)
+            problem = _flush(started, timeout, margin, remaining)
+            if problem:
+                report(problem)
 
     return cast(F, wrapper)
