@@ -138,6 +138,19 @@ def test_options_the_command_sets_itself_are_checked_with_the_flags() -> None:
     assert "use_queues='sometimes' must be True or False" in e.value.format_message()
 
 
+def test_metrics_with_no_queue_names_both_flags(tmp_path: Path) -> None:
+    env = subprocess_env("http://127.0.0.1:9", home=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "wt_adapters", "pipe", "-g", "g", "--no-queue",
+         "--metrics-interval", "10"],
+        input="", capture_output=True, text=True, env=env, cwd=ROOT, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "wt-adapters: error: --metrics-interval does not work with --no-queue"
+    )
+
+
 def test_an_integer_flag_is_checked_by_the_option() -> None:
     assert parse("--max-batch-count", "7")["max_batch_count"] == 7
     assert parse()["max_batch_count"] == OPTIONS["max_batch_count"].default

@@ -232,16 +232,19 @@ def resolve_flags(
     flags: Sequence[Flag],
     given: Mapping[str, Any],
     fixed: Optional[Mapping[str, Any]] = None,
+    phrases: Optional[Mapping[str, str]] = None,
 ) -> Tuple[Dict[str, Any], Speaker]:
     """Check the flags' values by the options' own definitions; return them, and a `Speaker`.
 
     `given` holds the command's keyword arguments (None for a flag not given);
     `fixed`, options the command sets by other means (checked with the rest,
-    returned as they are). The values returned are the options' parsed
-    values, for every flag (the command's default where none was given). A
-    bad value is a `click.UsageError` naming the flag as the user typed it.
+    not returned); `phrases`, how messages are to say those. The values
+    returned are the options' parsed values, for every flag (the command's
+    default where none was given). A bad value is a `click.UsageError` naming
+    the flag as the user typed it.
     """
     speaker = Speaker(flags, ctx.meta.get(_ARGS, ()))
+    speaker.phrases.update(phrases or {})
     raw: Dict[str, Any] = dict(fixed or {})
     for flag in flags:
         value = given.get(flag.name)

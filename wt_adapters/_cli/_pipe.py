@@ -66,6 +66,8 @@ SPELLINGS = {
     "queue_block_timeout": Spelling(default=60.0),
 }
 ENGINE_FLAGS = make_flags(SPELLINGS)
+#: How messages say pipe's --no-queue (the use_queues option).
+NO_QUEUE = {"needs use_queues=True": "does not work with --no-queue"}
 
 #: Names the flags in messages when the command line is not known (as pipe's help does).
 _speak = Speaker(ENGINE_FLAGS, ())
@@ -262,7 +264,7 @@ def pipe(
     # Checked by the options' own definitions: no engine, no network.
     ctx = click.get_current_context()
     queues = {"use_queues": not no_queue}
-    options, speak = resolve_flags(ctx, ENGINE_FLAGS, engine, fixed=queues)
+    options, speak = resolve_flags(ctx, ENGINE_FLAGS, engine, fixed=queues, phrases=NO_QUEUE)
     _common.speak = speak  # warnings name the flags, not Destination's arguments
     # The program name in stream names: the command, not the path of __main__.py.
     sys.argv[0] = PROG
