@@ -11,6 +11,7 @@ import json
 import logging
 import subprocess
 import sys
+import textwrap
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -260,6 +261,7 @@ def test_emf_events_as_stored_are_valid_and_add_up_to_stats(
             wait_for(lambda: handler.stats()["queued"] == 0, timeout=30)
         start = handler.stats()["metrics_events"]["sent"]
         wait_for(lambda: handler.stats()["metrics_events"]["sent"] > start, timeout=10)
+        logger.info("one more: the last event, at close, counts it")
         assert handler.close() is True
     assert any("queue full" in str(w.message) for w in caught)
     stats = handler.stats()
@@ -315,16 +317,54 @@ def test_events_come_every_interval_and_idle_engines_send_zeros(
     logger.info("one event, then nothing")
     wait_for(lambda: handler.stats()["metrics_events"]["sent"] >= 3, timeout=15)
     elapsed = time.monotonic() - started
-    handler.close()
+    handler.close()  # nothing changed since the last event: no other at close
     documents = metrics_documents(client, group)
-    made = len(documents) - 1  # the last, at close, comes on top
-    assert 3 <= made <= elapsed / 1.0 + 1
-    stamps = [d["_aws"]["Timestamp"] for d in documents[:made]]
+    assert len(documents) == handler.stats()["metrics_events"]["sent"]
+    assert 3 <= len(documents) <= elapsed / 1.0 + 1
+    stamps = [d["_aws"]["Timestamp"] for d in documents]
     assert all(b - a >= 900 for a, b in zip(stamps, stamps[1:]))  # about 1 s apart, not less
     assert documents[0]["Enqueued"] == 1
-    idle = documents[1:made]
-    assert idle and all(d["Enqueued"] == 0 and d["Dropped"] == 0 for d in idle)
+    assert all(d["Enqueued"] == 0 and d["Dropped"] == 0 for d in documents[1:])
     assert sum(d["Sent"] for d in documents) == 1
+
+
+@pytest.mark.parametrize("front_end", ["stdlib", "structlog"])
+def test_a_last_event_goes_out_at_exit_without_a_close(
+    tmp_path: Path, endpoint: str, client: Any, group: str, front_end: str
+) -> None:
+    setups = {
+        # logging.shutdown closes the handler after the exit flush: still one event
+        "stdlib": """
+            import logging
+            from wt_adapters import CloudWatchLogHandler
+            log = logging.getLogger("app")
+            log.addHandler(CloudWatchLogHandler(**OPTIONS))
+            for i in range(7):
+                log.warning("event %d", i)
+        """,
+        # nothing closes a renderer: the exit hook delivers
+        "structlog": """
+            import structlog
+            from wt_adapters.structlog import CloudWatchRenderer
+            log = structlog.wrap_logger(
+                structlog.ReturnLogger(),
+                processors=[CloudWatchRenderer(write_locally=False, **OPTIONS)],
+            )
+            for i in range(7):
+                log.info("event", n=i)
+        """,
+    }
+    options = dict(log_group_name=group, log_stream_name="app", metrics_interval=3600)
+    script = f"OPTIONS = {options!r}\n" + textwrap.dedent(setups[front_end])
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        capture_output=True, text=True, timeout=120,
+        env=subprocess_env(endpoint, home=tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    (document,) = metrics_documents(client, group)
+    assert_valid_emf(document)
+    assert (document["Enqueued"], document["Sent"], document["Dropped"]) == (7, 7, 0)
 
 
 def test_a_metrics_event_the_full_queue_drops_is_not_a_user_drop_and_makes_no_other(

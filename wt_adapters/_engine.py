@@ -385,8 +385,8 @@ class Engine:
         _registry.forget(self)
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         done = self.flush(timeout)
-        if self._metrics is not None and self._put_last_metrics():
-            self.flush(None if deadline is None else deadline - time.monotonic())
+        if self._metrics is not None:
+            self.deliver_last_metrics(None if deadline is None else deadline - time.monotonic())
         with self._lock:
             if self._closed:
                 return done
@@ -857,6 +857,10 @@ class Engine:
             st.arrivals for st in self._streams.values() if st.ledger is self._ledger
         )
 
+    def _metrics_figures(self) -> Dict[str, Any]:
+        """The counters a metrics event reports, shaped as `stats()` (lock held)."""
+        return {"enqueued": self._enqueued_so_far(), **self._ledger.figures()}
+
     def _put_metrics(self) -> None:
         """Queue a metrics event with the counters' changes since the last (lock held).
 
@@ -870,7 +874,7 @@ class Engine:
         if st is None:
             st = self._add_stream(reporter.stream, own=True)
         own = len(st.pending) + sum(len(b.events) for b in (*st.ready, *st.in_flight))
-        figures = {"enqueued": self._enqueued_so_far(), **self._ledger.figures()}
+        figures = self._metrics_figures()
         timestamp = _now_ms()
         message = reporter.take(figures, self._queued_events - own, time.monotonic(), timestamp)
         size = len(message) + EVENT_OVERHEAD  # JSON of ASCII only
@@ -886,15 +890,23 @@ class Engine:
         if self._asleep:
             self._wake()
 
-    def _put_last_metrics(self) -> bool:
-        """At close, queue the last metrics event, if the engine ever took an event."""
+    def deliver_last_metrics(
+        self, timeout: Optional[float] = None, *, grace: Optional[float] = None
+    ) -> bool:
+        """Queue a last metrics event and deliver it (close and exit call this, after a flush).
+
+        Only if a counter changed since the last one: an engine never used, or
+        idle since its last event, makes no request. Returns whether there was
+        none to send or it was delivered within `timeout` (see `flush`).
+        """
         with self._lock:
-            if self._closed or self._pid != os.getpid() or self._metrics is None:
-                return False
-            if not (self._metrics.made or self._started_workers or self._ledger.dropped):
-                return False  # an engine never used makes no request at close
+            reporter = self._metrics
+            if reporter is None or self._closed or self._pid != os.getpid():
+                return True
+            if not reporter.changed(self._metrics_figures()):
+                return True
             self._put_metrics()
-            return True
+        return self.flush(timeout, grace=grace)
 
     # -------------------------------------------------------------- reporting
 

@@ -128,6 +128,10 @@ class MetricsReporter:
         self.due = now + self.interval
         return json.dumps(document, separators=(",", ":"))
 
+    def changed(self, figures: Mapping[str, Any]) -> bool:
+        """Tell whether a counter in `figures` changed since the last event kept."""
+        return any(deltas(self._last, figures).values())
+
     def kept(self) -> None:
         """Say the event last taken is on its way: the next one reports the changes since."""
         figures = self._taken

@@ -92,6 +92,8 @@ def flush_before_exit(timeout: float) -> bool:
             if not engine.flush(max(0.0, deadline - time.monotonic()), grace=EXIT_GRACE):
                 ok = False
                 engine.close(0)
+            else:  # with metrics_interval, the counts since the last metrics event
+                engine.deliver_last_metrics(max(0.0, deadline - time.monotonic()), grace=EXIT_GRACE)
     return ok
 
 
