@@ -298,3 +298,18 @@ def test_three_front_ends_for_the_same_group_share_one_engine(
     assert json.loads(messages[0]) == {"event": "from structlog"}
     assert messages[1] == "from stdlib"
     assert json.loads(messages[2])["message"] == "from loguru"
+
+
+def test_a_serializer_that_logs_neither_recurses_nor_fails_the_call(
+    add_sink: AddSink, client: Any, group: str
+) -> None:
+    def default_that_logs(value: Any) -> Any:
+        logger.info("serializing")  # made inside the sink: not shipped, and no failure
+        return "serialized"
+
+    sink, _ = add_sink(json_serialize_default=default_that_logs)
+    logger.bind(obj=Opaque()).info("top")
+    logger.info("after")
+    assert sink.flush_to_cloudwatch(10)
+    got = [(d["message"], d.get("obj")) for d in stored(client, group)]
+    assert got == [("top", "serialized"), ("after", None)]

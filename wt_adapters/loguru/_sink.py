@@ -8,9 +8,10 @@ import traceback
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from .._destination import Destination, Options
-from .._frontend import DEBUG, OUT, SHIP, enter, is_sdk_noise, leave
+from .._frontend import DEBUG, is_sdk_noise
 from .._registry import FLUSH_TIMEOUT
 from .._report import report
+from .._threads import MAX_NESTING, thread_state
 
 if TYPE_CHECKING:
     from loguru import Message, Record, RecordException
@@ -58,12 +59,13 @@ class CloudWatchSink:
 
     def write(self, message: Message) -> None:
         """Queue one loguru message for CloudWatch; never raises."""
-        how = enter()
-        if how == OUT:
+        # The guard of `_frontend.enter`/`leave`, inlined: it runs on every log call.
+        state = thread_state
+        depth = state.depth
+        if depth >= MAX_NESTING or state.in_engine:
             return
+        state.depth = depth + 1
         try:
-            if how != SHIP:
-                return
             if self._destination.closed:
                 report("Received message after CloudWatchSink.close()")
                 return
@@ -85,7 +87,7 @@ class CloudWatchSink:
                 body = self._encode({"message": str(message), "error": f"unreadable record: {e!r}"})
             self._submit(stream, int(created * 1000), body)
         finally:
-            leave()
+            state.depth = depth
 
     def flush_to_cloudwatch(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
         """Send everything queued so far; return whether that finished within `timeout` seconds.

@@ -156,19 +156,21 @@ class CloudWatchLogHandler(logging.Handler):
             stream = by_logger.get(record.name) if by_logger is not None else None
             if stream is None:
                 stream = self._stream_names(record.name, record.threadName or "", record.created)
-            msg = record.msg
             formatter = self.formatter
-            if (
-                type(msg) is dict
-                and type(formatter) is CloudWatchLogFormatter
-                and self._default_format
-                and not formatter.add_log_record_attrs
-                and not record.exc_info
-            ):  # what CloudWatchLogFormatter.format does with a dict, without the calls
-                self._submit(stream, int(record.created * 1000), formatter._encode(msg))
-                return
+            if type(formatter) is CloudWatchLogFormatter and self._default_format:
+                if (
+                    type(record.msg) is dict
+                    and not formatter.add_log_record_attrs
+                    and not record.exc_info
+                ):  # what CloudWatchLogFormatter.format does with a dict, without the calls
+                    message = formatter._encode(record.msg)
+                    self._submit(stream, int(record.created * 1000), message)
+                    return
+                render = formatter.format  # all that Handler.format would do
+            else:
+                render = self.format
             try:
-                message = self.format(record)
+                message = render(record)
             except Exception as e:  # ship what can be said of it, and report as logging does
                 self._submit(stream, int(record.created * 1000), _fallback_message(record, e))
                 self.handleError(record)

@@ -14,9 +14,9 @@ from structlog.exceptions import DropEvent
 from structlog.processors import format_exc_info
 
 from .._destination import Destination, Options
-from .._frontend import OUT, SHIP, enter, leave
 from .._registry import FLUSH_TIMEOUT
 from .._report import report
+from .._threads import MAX_NESTING, thread_state
 
 #: How far (seconds) an event dict's ``timestamp`` may be from the time of the call and
 #: still be taken as the event's time; further off, it is the user's data, not a stamp.
@@ -71,40 +71,40 @@ class CloudWatchRenderer:
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         """Queue `event_dict` for CloudWatch; return its JSON text (or raise `DropEvent`)."""
-        how = enter()
-        if how == OUT:
+        # The guard of `_frontend.enter`/`leave`, inlined: it runs on every log call.
+        state = thread_state
+        depth = state.depth
+        if depth >= MAX_NESTING:
             raise DropEvent
+        ship = not state.in_engine
         now = time.time()
+        state.depth = depth + 1
         try:
             if "exc_info" in event_dict:
                 event_dict = _render_exc_info(logger, method_name, event_dict)
             message = self._encode(event_dict)
             if self._destination.closed:
                 report("Received message after CloudWatchRenderer.close()")
-            elif how == SHIP:
-                self._ship(logger, event_dict, now, message)
+            elif ship:
+                try:
+                    if "timestamp" in event_dict:
+                        now = _event_time(event_dict["timestamp"], now)
+                    name = event_dict.get("logger")
+                    if not isinstance(name, str) or not name:
+                        name = getattr(logger, "name", None)
+                        name = name if isinstance(name, str) and name else "root"
+                    by_logger = self._by_logger
+                    stream = by_logger.get(name) if by_logger is not None else None
+                    if stream is None:
+                        stream = self._stream_names(name, threading.current_thread().name, now)
+                    self._submit(stream, int(now * 1000), message)
+                except Exception as e:  # a template that fails for this name: warn, never raise
+                    report(f"Could not queue a log event for CloudWatch: {e!r}")
         finally:
-            leave()
+            state.depth = depth
         if self.write_locally:
             return message
         raise DropEvent
-
-    def _ship(
-        self, logger: Any, event_dict: MutableMapping[str, Any], now: float, message: str
-    ) -> None:
-        try:
-            created = _event_time(event_dict.get("timestamp"), now)
-            name = event_dict.get("logger")
-            if not isinstance(name, str) or not name:
-                name = getattr(logger, "name", None)
-                name = name if isinstance(name, str) and name else "root"
-            by_logger = self._by_logger
-            stream = by_logger.get(name) if by_logger is not None else None
-            if stream is None:
-                stream = self._stream_names(name, threading.current_thread().name, created)
-            self._submit(stream, int(created * 1000), message)
-        except Exception as e:  # a template that fails for this name: warn, never raise
-            report(f"Could not queue a log event for CloudWatch: {e!r}")
 
     def flush(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
         """Send everything queued so far; return whether that finished within `timeout` seconds."""
