@@ -12,8 +12,9 @@ from typing import Deque, List, Tuple
 
 from ._rules import MAX_BATCH_SPAN_MS, MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
 
-#: A queued event: (timestamp ms, message, size in bytes with overhead, arrival number).
-Item = Tuple[int, str, int, int]
+#: A queued event: (timestamp ms, message, size in bytes with overhead, arrival number,
+#: sequence number in the disk spool or -1).
+Item = Tuple[int, str, int, int, int]
 
 _by_timestamp = itemgetter(0)
 _by_arrival = itemgetter(3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
 
@@ -106,6 +106,9 @@ class Options(TypedDict, total=False):
     flush_on_sigterm: Union[bool, str]
     metrics_interval: Union[float, timedelta, str, None]
     metrics_namespace: str
+    spool_dir: Union[str, os.PathLike[str], None]
+    spool_max_bytes: Union[int, str]
+    spool_sync_interval: Union[float, timedelta, str]
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(Settings))
@@ -171,7 +174,16 @@ class Destination:
                 )
 
         settings = self.settings
-        self.engine: Engine = shared_engine(key, settings, lambda: Engine(settings, make_sender()))
+
+        def engine_for(group: str) -> Engine:
+            """The engine for another log group's events, adopted from the spool."""
+            other = replace(settings, log_group_name=group)
+            return shared_engine(key, other, lambda: Engine(other, make_sender(), engine_for))
+
+        make_engine_for = engine_for if settings.spool_dir is not None else None
+        self.engine: Engine = shared_engine(
+            key, settings, lambda: Engine(settings, make_sender(), make_engine_for)
+        )
         remember_origin(self.engine)
         #: True once `close` was called.
         self.closed = False

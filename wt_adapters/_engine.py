@@ -26,9 +26,9 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple
 
-from . import _registry
+from . import _registry, _spool
 from ._batching import Item, take_batch
 from ._concurrency import AdaptiveLimit
 from ._delivery import (
@@ -69,6 +69,11 @@ _UNREACHABLE = frozenset(
         "ConnectionError",
         "ClientConfiguration",  # no client could be made: no region, say
     }
+)
+
+#: Why events are given up for good: with a spool, they go to its dead-letter file.
+_REFUSED = frozenset(
+    ("invalid", "too_old", "too_new", "expired", "retry_deadline", "retries_exhausted")
 )
 
 #: The two kinds of job a sender thread does.
@@ -145,7 +150,14 @@ class Engine:
     "block" overflow policy it waits at most `queue_block_timeout`).
     """
 
-    def __init__(self, settings: Settings, sender: Sender) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sender: Sender,
+        make_engine_for: Optional[Callable[[str], Engine]] = None,
+    ) -> None:
+        """Make an engine; with ``spool_dir``, `make_engine_for(group)` gives the engine
+        for another log group's adopted events (the same options, another group)."""
         self.settings = settings
         self.sender = sender
         # Copies of the settings the hot path reads, as plain attributes.
@@ -157,10 +169,18 @@ class Engine:
         # Half the queue's limits: past either, every stream is sent at once.
         self._half_events = (settings.max_queue_events + 1) // 2
         self._half_bytes = (settings.max_queue_bytes + 1) // 2
+        self._group = settings.log_group_name
         self._refs = 0
         self._known: Set[str] = set()
         self._sender_stale = False
         self._init_state()
+        #: The disk spool (``spool_dir``), shared with the process's other engines naming it.
+        self.spool: Optional[_spool.Spool] = None
+        #: Events left on disk by `close` for the next process, not counted as dropped.
+        self._spool_left = 0
+        if settings.spool_dir is not None:
+            self.spool, self._spool_first = _spool.attach(self, make_engine_for)
+            self._init_spooling()
         _registry.register(self)
 
     def _init_state(self) -> None:
@@ -201,6 +221,17 @@ class Engine:
             )
         #: Since when every call has failed for want of credentials or of a reachable endpoint.
         self._blocked_since: Optional[float] = None
+        self._init_spooling()
+
+    def _init_spooling(self) -> None:
+        #: The spool events are handed to: None without one, or once it is off.
+        self._spool_on = getattr(self, "spool", None)
+        #: Events for the spool thread to write: [stream, item, stream, item, ...].
+        self._spool_buf: List[Any] = []
+        self._spool_next = getattr(self, "_spool_first", 0)
+        #: Events in `_spool_buf` to be kept on disk only, and their bytes.
+        self._spool_held = 0
+        self._spool_held_bytes = 0
 
     # ------------------------------------------------------------------ callers
 
@@ -220,19 +251,35 @@ class Engine:
         else:
             message, size = prepare_message(message, self._body_limit)
         with self._lock:
+            spool = self._spool_on
+            fits = self._queued_events < self._max_events and (
+                self._queued_bytes + size <= self._max_bytes
+            )
             if self._closed:
                 self._ledger.drop("closed", 1)
                 accepted = False
             elif (
-                self._queued_events < self._max_events
-                and self._queued_bytes + size <= self._max_bytes
-            ) or self._make_room(size):
+                not fits
+                and spool is not None
+                and self._hold(spool, stream, timestamp, message, size)
+            ):
+                accepted = True  # on disk only, loaded back as the queue drains
+            elif fits or self._make_room(size):
                 st = self._streams.get(stream)
                 if st is None:
                     st = self._add_stream(stream)
                 pending = st.pending
                 arrival = st.arrivals
-                pending.append((timestamp, message, size, arrival))
+                if spool is None:
+                    pending.append((timestamp, message, size, arrival, -1))
+                else:  # the spool thread writes it (this adds no system call)
+                    seq = self._spool_next
+                    self._spool_next = seq + 1
+                    item = (timestamp, message, size, arrival, seq)
+                    pending.append(item)
+                    buf = self._spool_buf
+                    buf.append(stream)
+                    buf.append(item)
                 st.arrivals = arrival + 1  # also the stream's count of events enqueued
                 nbytes = st.pending_bytes = st.pending_bytes + size
                 queued = self._queued_events = self._queued_events + 1
@@ -285,6 +332,8 @@ class Engine:
         """Wake a sender thread for a first event, starting one if there is none (lock held)."""
         self._asleep = False
         self._next_tick = time.monotonic() + self.settings.send_interval
+        if self._spool_on is not None and self._spool_on.needs_thread:
+            self._spool_on.start_in_child()  # the first event in a forked child
         if self._workers:
             self._cond.notify()
         else:
@@ -318,6 +367,8 @@ class Engine:
                 if victim is None:
                     break  # all that is queued is in batches already taken
                 old = victim.pending.popleft()
+                if old[4] >= 0 and self.spool is not None:
+                    self.spool.settle([old[4]])
                 victim.pending_bytes -= old[2]
                 self._queued_events -= 1
                 self._queued_bytes -= old[2]
@@ -337,6 +388,21 @@ class Engine:
         deadline. A slow endpoint that answers still gets all of `timeout`.
         """
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        done = self._flush_queued(deadline, grace)
+        spool = self.spool
+        # Events held on disk only (the queue was full) are loaded back as it drains.
+        while done and spool is not None and self.disk_waiting() > 0:
+            if spool.off is not None or self._closed or spool.closed:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            spool.wake()
+            time.sleep(0.01 if deadline is None else min(0.01, deadline - time.monotonic()))
+            done = self._flush_queued(deadline, grace)
+        return done
+
+    def _flush_queued(self, deadline: Optional[float], grace: Optional[float]) -> bool:
+        """Wait until every event in memory now is settled, or until `deadline`."""
         with self._lock:
             if self._pid != os.getpid():
                 return not self._queued_events
@@ -397,7 +463,8 @@ class Engine:
                 if left is not None and left <= 0:
                     break
                 self._cond.wait(left)
-            lost = lost_bytes = own_lost = 0
+            lost = lost_bytes = own_lost = kept = 0
+            on_disk = self.spool is not None and self.spool.off is None
             for st in self._streams.values():
                 n = len(st.pending) + sum(len(b.events) for b in st.ready)
                 if st.ledger is self._ledger:
@@ -406,6 +473,10 @@ class Engine:
                     own_lost += n  # metrics events: counted apart, no one's loss
                     st.ledger.drop("close_timeout", n)
                 lost_bytes += st.pending_bytes + sum(b.nbytes for b in st.ready)
+                if on_disk:
+                    kept += sum(1 for e in st.pending if e[4] >= 0) + sum(
+                        1 for b in st.ready for e in b.events if e[4] >= 0
+                    )
                 st.pending.clear()
                 st.pending_bytes = 0
                 st.ready.clear()
@@ -415,7 +486,10 @@ class Engine:
                 self._queued_bytes -= lost_bytes
             if lost:
                 self._queued_events -= lost
-                self._ledger.drop("close_timeout", lost)
+                self._spool_left += kept
+                lost -= kept
+                if lost:
+                    self._ledger.drop("close_timeout", lost)
                 self._ledger.notices = [n for n in self._ledger.notices if "close timeout" not in n]
             workers = list(self._workers)
             last_error = self._ledger.last_error
@@ -424,15 +498,26 @@ class Engine:
                 if worker is not threading.current_thread():
                     worker.join(0.1 if lost or in_flight else 1.0)
         self._announce()
+        why = f" (last error: {last_error})" if last_error else ""
+        if self.spool is not None:
+            kept += self.disk_waiting()
+            directory = self.spool.directory
+            _spool.release(self.spool, self)
+            if kept and not self.spool.quiet:
+                report(
+                    f"{kept} events for log group {self._group!r} were not delivered before"
+                    f" close and wait on disk in spool_dir={directory!r} for the next start{why}",
+                    WatchtowerWarning,
+                    origin=self,
+                )
         if lost:
-            why = f" (last error: {last_error})" if last_error else ""
             report(
                 f"Timed out while delivering logs: {lost} events for log group "
                 f"{self.settings.log_group_name!r} could not be delivered before close{why}",
                 WatchtowerWarning,
                 origin=self,
             )
-        return done and not lost and not in_flight
+        return done and not lost and not kept and not in_flight
 
     @property
     def closed(self) -> bool:
@@ -457,6 +542,9 @@ class Engine:
             figures["in_flight"] = self._in_flight
             figures["concurrency"] = self._limit.allowed
             figures["log_group_name"] = self.settings.log_group_name
+            figures["spool_left"] = self._spool_left
+        if self.spool is not None:
+            figures.update(self.spool.stats())
         return figures
 
     # ------------------------------------------------------------ synchronous
@@ -480,7 +568,7 @@ class Engine:
                 self._queued_bytes += size
                 known = stream in self._known or not self.settings.create_log_stream
                 st = _Stream(stream, known, self._ledger)  # the call's own: never seen by senders
-                st.ready.append(_Batch([(timestamp, message, size, 0)], size))
+                st.ready.append(_Batch([(timestamp, message, size, 0, -1)], size))
         if st is None:
             self._announce()
             return False
@@ -595,6 +683,8 @@ class Engine:
         if kind == CREATE:
             return create_stream(self.sender, self.settings, st.name, self._groups, st.create_past)
         assert batch is not None
+        if self.spool is not None:
+            self.spool.sending([e[4] for e in batch.events])
         return put_batch(
             self.sender, self.settings, st.name, [(e[0], e[1]) for e in batch.events], batch.past
         )
@@ -725,6 +815,8 @@ class Engine:
                 self._queued_events -= len(bad)
                 self._queued_bytes -= sum(e[2] for e in bad)
                 st.ledger.drop(reason, len(bad))
+                if self.spool is not None and st.ledger is self._ledger:
+                    self._spool_settle(st.name, bad, reason)
         return _Batch(taken.events, taken.nbytes) if taken.events else None
 
     # ------------------------------------------------------- applying outcomes
@@ -814,6 +906,8 @@ class Engine:
             self._queued_events -= len(st.pending)
             self._queued_bytes -= st.pending_bytes
             st.ledger.drop("retry_deadline", len(st.pending))
+            if self.spool is not None and st.ledger is self._ledger:
+                self._spool_settle(st.name, list(st.pending), "retry_deadline")
             st.pending.clear()
             st.pending_bytes = 0
         st.create_past = Attempts()
@@ -843,11 +937,125 @@ class Engine:
         n = len(batch.events)
         self._queued_events -= n
         self._queued_bytes -= batch.nbytes
+        if self.spool is not None and st.ledger is self._ledger:
+            n -= self._spool_settle(st.name, batch.events, dropped, rejected)
         if dropped:
-            st.ledger.drop(dropped, n)
+            if n:
+                st.ledger.drop(dropped, n)
         else:
             st.ledger.sent(n, rejected or {}, batch.maybe_stored)
         batch.events = []
+
+    def _spool_settle(
+        self,
+        stream: str,
+        events: List[Item],
+        dropped: Optional[str],
+        rejected: Optional[Mapping[str, int]] = None,
+    ) -> int:
+        """Tell the spool events are settled (lock held); refused ones go to the dead letters.
+
+        Events given up at close stay on disk for the next process instead:
+        returns how many, which are then not counted as dropped.
+        """
+        spool = self.spool
+        assert spool is not None
+        if dropped == "close_timeout":
+            kept = 0 if spool.off is not None else sum(1 for e in events if e[4] >= 0)
+            self._spool_left += kept
+            return kept
+        if dropped in _REFUSED:
+            spool.dead_letter(self._group, stream, [(e[0], e[1]) for e in events], dropped)
+        elif rejected:
+            for reason, refused in _rejected_events(events, rejected):
+                spool.dead_letter(self._group, stream, [(e[0], e[1]) for e in refused], reason)
+        spool.settle([e[4] for e in events if e[4] >= 0])
+        return 0
+
+    # ------------------------------------------------------------------- spool
+
+    def _hold(
+        self, spool: _spool.Spool, stream: str, timestamp: int, message: str, size: int
+    ) -> bool:
+        """Keep an event on disk only, the queue being full (lock held); False if no room there."""
+        if spool.disk_bytes + self._spool_held_bytes + size > spool.max_bytes:
+            return False
+        seq = self._spool_next
+        self._spool_next = seq + 1
+        self._spool_buf.append(stream)
+        self._spool_buf.append((timestamp, message, size, _spool.HELD, seq))
+        self._spool_held += 1
+        self._spool_held_bytes += size
+        if not self._draining and self._workers:
+            self._draining = True  # a full queue is a reason to send now
+            self._cond.notify_all()
+        return True
+
+    def spool_collect(self, spool: _spool.Spool) -> Tuple[List[Any], int]:
+        """Give the spool thread the events handed over since it last looked.
+
+        Returns them ([stream, item, ...]) and the bytes of those to be kept
+        on disk only.
+        """
+        with self._lock:
+            buf = self._spool_buf
+            if not buf or self._pid != os.getpid():  # in a fork child: not yet started afresh
+                return [], 0
+            self._spool_buf = []
+            held_bytes = self._spool_held_bytes
+            if self._spool_held:
+                spool.count_disk_only(self._group, self._spool_held)
+                self._spool_held = self._spool_held_bytes = 0
+            return buf, held_bytes
+
+    def spool_stop(self) -> List[Any]:
+        """Hand no more events to the spool (it is off); return what it had not taken."""
+        with self._lock:
+            buf, self._spool_buf = self._spool_buf, []
+            self._spool_on = None
+            self._spool_held = self._spool_held_bytes = 0
+            return buf
+
+    def disk_waiting(self) -> int:
+        """Events of this engine's group kept on disk only (written, or about to be)."""
+        spool = self.spool
+        if spool is None:
+            return 0
+        with self._lock:
+            return self._spool_held + spool.disk_only(self._group)
+
+    def room(self) -> Tuple[int, int]:
+        """Events and bytes the queue has room for now (a snapshot, no lock)."""
+        return (
+            max(0, self._max_events - self._queued_events),
+            max(0, self._max_bytes - self._queued_bytes),
+        )
+
+    def take_back(self, events: List[_spool.LoadedEvent]) -> None:
+        """Queue events read back from the spool (stream, timestamp, message, seq)."""
+        prepared = [(e[0], e[1], *prepare_message(e[2], self._body_limit), e[3]) for e in events]
+        with self._lock:
+            if self._closed:
+                return  # they stay on disk
+            for stream, timestamp, message, size, seq in prepared:
+                st = self._streams.get(stream)
+                if st is None:
+                    st = self._add_stream(stream)
+                st.pending.append((timestamp, message, size, st.arrivals, seq))
+                st.arrivals += 1
+                st.pending_bytes += size
+                self._queued_events += 1
+                self._queued_bytes += size
+            if events:
+                if self._asleep:
+                    self._wake()
+                self._draining = True
+                self._cond.notify_all()
+
+    def count_possible_duplicates(self, n: int) -> None:
+        """Count adopted events that a gone process may have had stored already."""
+        with self._lock:
+            self._ledger.counts["possible_duplicates"] += n
 
     # ---------------------------------------------------------------- metrics
 
@@ -882,7 +1090,7 @@ class Engine:
             st.ledger.drop("queue_full", 1)  # its changes go with the next one
             return
         reporter.kept()
-        st.pending.append((timestamp, message, size, st.arrivals))
+        st.pending.append((timestamp, message, size, st.arrivals, -1))
         st.arrivals += 1
         st.pending_bytes += size
         self._queued_events += 1
@@ -953,6 +1161,22 @@ class Engine:
         self._init_state()
         self._refs = refs
         self._sender_stale = True
+
+
+def _rejected_events(events: List[Item], info: Mapping[str, int]) -> List[Tuple[str, List[Item]]]:
+    """The events (sorted as sent) a PutLogEvents response rejected, by reason."""
+    n = len(events)
+    too_old = info.get("tooOldLogEventEndIndex", -1) + 1
+    expired = info.get("expiredLogEventEndIndex", -1) + 1
+    too_new = info.get("tooNewLogEventStartIndex", n)
+    out: List[Tuple[str, List[Item]]] = []
+    if expired > too_old:
+        out.append(("expired", events[:expired]))
+    elif too_old:
+        out.append(("too_old", events[:too_old]))
+    if too_new < n:
+        out.append(("too_new", events[max(too_new, 0) :]))
+    return out
 
 
 def _sooner(wait: Optional[float], other: float) -> float:

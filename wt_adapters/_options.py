@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -240,6 +241,19 @@ def function(name: str, value: Any) -> Optional[Callable[[Any], Any]]:
     raise WatchtowerError(f"{name}={value!r} must be callable")
 
 
+def directory(name: str, value: Any) -> Optional[str]:
+    """A directory path (a non-empty string or an `os.PathLike`), or None; checked on disk later."""
+    if value is None:
+        return None
+    try:
+        path = os.fspath(value)
+    except TypeError:
+        path = None
+    if isinstance(path, str) and path and "\0" not in path:
+        return path
+    raise WatchtowerError(f"{name}={value!r} must be a directory path (str or os.PathLike) or None")
+
+
 def logs_client(name: str, value: Any) -> Any:
     """A boto3 CloudWatch Logs client, or None."""
     if value is None or callable(getattr(value, "put_log_events", None)):
@@ -338,6 +352,15 @@ OPTIONS: Dict[str, Option] = {
                " `None`: off."),
         Option("metrics_namespace", "wt_adapters", metric_namespace, "str",
                "CloudWatch namespace of those metrics."),
+        Option("spool_dir", None, directory, "path",
+               "Keep accepted events in files in this directory until CloudWatch has them,"
+               " for the next process to send after a crash or a long outage (see"
+               " \"Surviving crashes\")."),
+        Option("spool_max_bytes", 512 * 1024 * 1024, integer(1024 * 1024), "int",
+               "Most bytes the spool holds on disk; past it the overflow policy applies."),
+        Option("spool_sync_interval", 0.2, seconds, "seconds",
+               "How often accepted events are written to the spool (a kill loses at most"
+               " this much)."),
     )
 }  # fmt: skip
 

@@ -82,11 +82,16 @@ def flush_before_exit(timeout: float) -> bool:
 
     Engines stay open, for records logged after this (by logging's and
     loguru's exit hooks, which close handlers and sinks). An engine that could
-    not deliver in time is closed now, which counts and reports the loss.
+    not deliver in time is closed now, which counts and reports the loss (or,
+    with a disk spool, how many events wait on disk for the next start).
     Returns whether everything was delivered.
     """
     deadline = time.monotonic() + timeout
     ok = True
+    spool = sys.modules.get(f"{__package__}._spool")
+    if spool is not None:  # what a gone process left in a spool is sent now too
+        with contextlib.suppress(Exception):
+            spool.adopt_before_exit(min(timeout, EXIT_GRACE))
     for engine in engines():
         with contextlib.suppress(Exception):  # never fail interpreter exit
             if not engine.flush(max(0.0, deadline - time.monotonic()), grace=EXIT_GRACE):
@@ -98,8 +103,16 @@ def flush_before_exit(timeout: float) -> bool:
 
 
 def _flush_all_at_exit() -> None:
-    """The exit hook: deliver what every engine holds within `FLUSH_TIMEOUT` for all."""
+    """The exit hook: deliver what every engine holds within `FLUSH_TIMEOUT` for all.
+
+    Then every disk spool writes what it was handed and tidies up: what was
+    not delivered waits there for the next start, and was reported as such.
+    """
     flush_before_exit(FLUSH_TIMEOUT)
+    spool = sys.modules.get(f"{__package__}._spool")
+    if spool is not None:
+        with contextlib.suppress(Exception):  # never fail interpreter exit
+            spool.close_all()
 
 
 def _keep_exit_hook_first() -> None:

@@ -68,6 +68,9 @@ class Settings:
     max_concurrency: int = _default("max_concurrency")
     metrics_interval: Optional[float] = _default("metrics_interval")
     metrics_namespace: str = _default("metrics_namespace")
+    spool_dir: Optional[str] = _default("spool_dir")
+    spool_max_bytes: int = _default("spool_max_bytes")
+    spool_sync_interval: float = _default("spool_sync_interval")
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
