@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from typing import Any, List
@@ -100,3 +101,66 @@ def test_a_report_with_no_user_frame_and_no_origin_names_the_delivery_thread() -
         thread.join()
     (warning,) = record.list
     assert warning.filename == "<wt_adapters delivery thread>"
+
+
+# ------------------------------------------------- the guard as each front end inlines it
+
+
+def _front_end(name: str) -> Any:
+    """A way of logging one dict through front end `name` into the group "guard"."""
+    if name == "stdlib":
+        import logging
+
+        from wt_adapters import CloudWatchLogHandler
+
+        handler = CloudWatchLogHandler(log_group_name="guard", log_stream_name="s")
+        log = logging.getLogger("wt_test.guard")
+        log.propagate = False
+        log.addHandler(handler)
+        return log.warning, lambda: log.removeHandler(handler)
+    if name == "structlog":
+        from structlog import DropEvent
+
+        from wt_adapters.structlog import CloudWatchRenderer
+
+        renderer = CloudWatchRenderer(log_group_name="guard", log_stream_name="s")
+
+        def render(event_dict: Any) -> None:
+            with contextlib.suppress(DropEvent):  # how a processor leaves an event out
+                renderer(None, "info", dict(event_dict))
+
+        return render, lambda: None
+    from loguru import logger
+
+    from wt_adapters.loguru import cloudwatch_sink
+
+    handler_id = logger.add(cloudwatch_sink(log_group_name="guard", log_stream_name="s"))
+    return lambda d: logger.bind(**d).info("m"), lambda: logger.remove(handler_id)
+
+
+@pytest.mark.parametrize("front_end", ["stdlib", "structlog", "loguru"])
+def test_each_front_end_applies_the_guard_as_enter_and_leave_define_it(front_end: str) -> None:
+    from wt_adapters.testing import capture_events
+
+    with capture_events() as events:
+        log, done = _front_end(front_end)
+        try:
+            log({"n": 1})  # SHIP
+            assert thread_state.depth == 0
+            thread_state.in_engine = True
+            try:
+                log({"n": 2})  # LOCAL: not shipped
+            finally:
+                thread_state.in_engine = False
+            assert thread_state.depth == 0
+            thread_state.depth = MAX_NESTING
+            try:
+                log({"n": 3})  # OUT: left out
+                assert thread_state.depth == MAX_NESTING
+            finally:
+                thread_state.depth = 0
+            log({"n": 4})
+            assert events.flush()
+        finally:
+            done()
+        assert [e["n"] for e in events.events("guard")] == [1, 4]
