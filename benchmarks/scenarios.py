@@ -343,6 +343,47 @@ def _traced(
     return make_traced
 
 
+def _floor(part: str) -> Callable[[Dict[str, Any]], FrontEnd]:
+    """A stdlib handler doing only `part` of what ours does per record (`benchmarks/floor.py`).
+
+    "encode": the package's JSON encoder on the dict (orjson when installed);
+    "submit": the engine's submit of a ready message; "encode-submit": both, the
+    least any stdlib front end on this engine and encoder can do. Our handler is
+    made too, for its engine (delivering as usual), its flush and its counters.
+    Not a way to log: a measure of what the front end's own work costs.
+    """
+
+    def make(spec: Dict[str, Any]) -> FrontEnd:
+        ours = ours_stdlib(spec)
+        handler: Any = logging.getLogger("bench").handlers[0]
+        destination = handler._destination
+        encode, submit = destination.encode, destination.engine.submit
+        stream = destination.stream_names("bench")
+        text = encode(DICT_PAYLOAD)
+
+        class Part(logging.Handler):
+            if part == "encode":
+
+                def handle(self, record: logging.LogRecord) -> bool:
+                    encode(record.msg)
+                    return True
+
+            elif part == "submit":
+
+                def handle(self, record: logging.LogRecord) -> bool:
+                    return submit(stream, int(record.created * 1000), text)
+
+            else:
+
+                def handle(self, record: logging.LogRecord) -> bool:
+                    return submit(stream, int(record.created * 1000), encode(record.msg))
+
+        ours.info = _stdlib_logger(Part()).info
+        return ours
+
+    return make
+
+
 FRONT_ENDS: Dict[str, Callable[[Dict[str, Any]], FrontEnd]] = {
     "stdlib-null": stdlib_null,
     "stdlib-json": stdlib_json,
@@ -363,6 +404,9 @@ FRONT_ENDS: Dict[str, Callable[[Dict[str, Any]], FrontEnd]] = {
     "ours-structlog-trace-otel": _traced(ours_structlog, "otel"),
     "ours-loguru-trace": _traced(ours_loguru, None),
     "ours-loguru-trace-otel": _traced(ours_loguru, "otel"),
+    "floor-encode": _floor("encode"),
+    "floor-submit": _floor("submit"),
+    "floor-encode-submit": _floor("encode-submit"),
 }
 
 

@@ -58,3 +58,29 @@ def test_json_output_has_a_result_per_selected_scenario() -> None:
     assert all(s["results"] and not s["error"] for s in document["scenarios"])
     assert document["scenarios"][2]["delivery_ok"] is True
     assert document["machine"]["cores"]
+
+
+def test_the_floor_breakdown_prints_every_row_and_delivers_every_event() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.floor",
+            "--rounds",
+            "1",
+            "--calls",
+            "500",
+            "--repeat",
+            "1",
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    for label in ("stdlib, NullHandler", "encodes and submits: the floor", "CloudWatchLogHandler"):
+        assert label in done.stdout
+    assert "MISMATCH" not in done.stdout
