@@ -18,6 +18,7 @@ from ._demo import demo
 from ._list import groups, streams
 from ._local_cmd import local
 from ._pipe import pipe
+from ._spool_cmd import spool
 from ._tail import tail
 
 
@@ -34,6 +35,7 @@ def cli() -> None:
       app | wt-adapters pipe -g G      ship a program's output
       wt-adapters tail G -f            read it back
       wt-adapters groups, streams G    what there is to read
+      wt-adapters spool DIR [--send]   what waits in a spool directory; deliver it
 
     AWS settings come from the flags, then from what boto3 reads: AWS_PROFILE,
     AWS_REGION, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS (or AWS_ENDPOINT_URL), ~/.aws.
@@ -51,6 +53,7 @@ cli.add_command(pipe)
 cli.add_command(tail)
 cli.add_command(groups)
 cli.add_command(streams)
+cli.add_command(spool)
 
 
 def run(argv: Optional[List[str]] = None) -> int:

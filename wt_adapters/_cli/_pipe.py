@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -410,9 +411,28 @@ def _ship(
             f" {aws.describe()}"
             + (f" ({details})" if details else "")
             + (f"; last error: {last_error}" if last_error else "")
+            + _on_disk(getattr(destination.settings, "spool_dir", None))
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _on_disk(spool_dir: Optional[str]) -> str:
+    """With --spool-dir: how many events wait there, and how to send them."""
+    if spool_dir is None:
+        return ""
+    from .._spool import summary
+
+    try:
+        waiting = summary(spool_dir).events
+    except WatchtowerError:
+        return ""
+    if not waiting:
+        return ""
+    return (
+        f"; {waiting} events wait in {spool_dir!r} for the next start"
+        f" (or: {PROG} spool {shlex.quote(spool_dir)} --send)"
+    )
 
 
 def _tee(out: BinaryIO, lines: List[Line]) -> Optional[BinaryIO]:
