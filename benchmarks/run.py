@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import latency
+from benchmarks import spool as spool_section
 from benchmarks.scenarios import PAYLOADS, RESULT_PREFIX
 from benchmarks.sink import SinkProcess
 
@@ -621,8 +622,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
     return lines
 
 
-def report(outcomes: Sequence[Outcome], config: Config, info: Dict[str, Any]) -> str:
-    """The markdown report: machine, one table per section, and the targets."""
+def report(
+    outcomes: Sequence[Outcome],
+    config: Config,
+    info: Dict[str, Any],
+    more_targets: Sequence[Tuple[str, float, str, bool]] = (),
+) -> str:
+    """The markdown report: machine, one table per section, and the targets.
+
+    `more_targets` are the aims of the sections run on their own (the spool's).
+    """
     v = info["versions"]
     lines = [
         "## Machine",
@@ -809,7 +818,7 @@ def report(outcomes: Sequence[Outcome], config: Config, info: Dict[str, Any]) ->
         )
         lines.append("")
 
-    targets = target_checks(outcomes)
+    targets = target_checks(outcomes) + list(more_targets)
     if targets:
         lines += ["## Against the targets", ""]
         lines += _table(
@@ -893,6 +902,19 @@ def latency_report(figures: Dict[str, Any]) -> str:
     )
 
 
+def spool_report(figures: Dict[str, Any], with_targets: bool) -> str:
+    """The spool section as markdown; its aims too unless the main targets table has them."""
+    lines = ["## The disk spool", "", spool_section.report(figures)]
+    if with_targets:
+        rows = [
+            [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
+            for aim, measured, want, met in spool_section.targets(figures)
+        ]
+        lines += ["### Against the targets", "", *_table(["aim", "measured", "aim", "met"], rows)]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -953,13 +975,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     scenarios = plan(config, run_id)
     # The latency section runs sinks of its own (benchmarks/latency.py): "--only latency".
     with_latency = not config.only or any(p.startswith("latency") for p in config.only)
+    # So does the spool section (benchmarks/spool.py): "--only spool".
+    with_spool = not config.only or any(p.startswith("spool") for p in config.only)
     if args.list:
         for s in scenarios:
             print(s.name)
         if with_latency:
             print("latency")
+        if with_spool:
+            print("spool")
         return 0
-    if not scenarios and not with_latency:
+    if not scenarios and not with_latency and not with_spool:
         print(f"no scenario matches --only {config.only}", file=sys.stderr)
         return 2
     if any(s.impl == "watchtower" for s in scenarios):
@@ -996,6 +1022,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if with_latency:
         print("latency: 50 ms per request, quotas, many streams ...", file=sys.stderr, flush=True)
         latency_figures = latency.run(quick=args.quick)
+    spool_figures: Optional[Dict[str, Any]] = None
+    if with_spool:
+        print("spool: the disk spool off and on, exit with the endpoint down ...",
+              file=sys.stderr, flush=True)  # fmt: skip
+        spool_figures = spool_section.run(quick=args.quick)
+    spool_targets = spool_section.targets(spool_figures) if spool_figures else []
     elapsed = time.monotonic() - started
     failed = [o for o in outcomes if o.error or o.delivery_ok is False]
     if sink_stats.get("invalid_requests"):
@@ -1013,16 +1045,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "scenarios": [o.to_json() for o in outcomes],
             "targets": [
                 {"aim": name, "measured": value, "want": want, "met": ok}
-                for name, value, want, ok in target_checks(outcomes)
+                for name, value, want, ok in target_checks(outcomes) + spool_targets
             ],
             "latency": latency_figures,
+            "spool": spool_figures,
         }
         print(json.dumps(document, indent=2))
     else:
         if outcomes:
-            print(report(outcomes, config, info))
+            print(report(outcomes, config, info, spool_targets))
         if latency_figures is not None:
             print(latency_report(latency_figures))
+        if spool_figures is not None:
+            print(spool_report(spool_figures, with_targets=not outcomes))
         script = Path(sys.argv[0]).name == "run.py"
         words = [
             "python",
