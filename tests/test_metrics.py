@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Mapping
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import ROOT, make_client, read_events, subprocess_env, wait_for
+from helpers import ROOT, make_client, read_events, run_python, subprocess_env, wait_for
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerError, WatchtowerWarning
 from wt_adapters._metrics import (
@@ -386,6 +386,51 @@ def test_a_metrics_event_the_full_queue_drops_is_not_a_user_drop_and_makes_no_ot
     assert documents and all(d["Dropped"] == 0 for d in documents)
     assert sum(d["Enqueued"] for d in documents) == 5
     assert summed(documents) == expected_sums(stats)
+
+
+FORK_SCRIPT = """
+import json, logging, os
+from wt_adapters import CloudWatchLogHandler
+handler = CloudWatchLogHandler(**OPTIONS)
+log = logging.getLogger("app")
+log.addHandler(handler)
+log.warning("parent, before the fork")
+log.warning("parent, before the fork, again")
+assert handler.flush(10)
+pid = os.fork()
+if pid == 0:
+    for i in range(3):
+        log.warning("child %d", i)
+    handler.close()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+log.warning("parent, after the fork")
+handler.close()
+print(json.dumps([os.getpid(), pid, status]))
+"""
+
+
+def test_a_forked_child_reports_its_own_counts_in_a_stream_of_its_own(
+    endpoint: str, client: Any, group: str
+) -> None:
+    options = dict(log_group_name=group, log_stream_name="app", metrics_interval=3600,
+                   endpoint_url=endpoint)  # fmt: skip
+    done = run_python(f"OPTIONS = {options!r}\n" + FORK_SCRIPT)
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+    parent, child, status = json.loads(done.stdout)
+    assert status == 0
+    documents = metrics_documents(client, group)
+    for document in documents:
+        assert_valid_emf(document)
+    by_process = {
+        process: summed([d for d in documents if d["Process"] == process])
+        for process in {d["Process"] for d in documents}
+    }
+    assert sorted(p.rsplit(":", 1)[1] for p in by_process) == sorted([str(parent), str(child)])
+    for process, sums in by_process.items():
+        assert (sums["Enqueued"], sums["Sent"], sums["Dropped"]) == (3, 3, 0), process
+    streams = {e["logStreamName"] for e in read_events(client, group)} - {"app"}
+    assert streams == {f"wt_adapters-metrics/{p.replace(':', '/')}" for p in by_process}
 
 
 def test_the_metrics_stream_is_created_even_without_create_log_stream(
