@@ -229,9 +229,12 @@ class Engine:
         #: Events for the spool thread to write: [stream, item, stream, item, ...].
         self._spool_buf: List[Any] = []
         self._spool_next = getattr(self, "_spool_first", 0)
-        #: Events in `_spool_buf` to be kept on disk only, and their bytes.
+        #: Events in `_spool_buf` to be kept on disk only; bytes of all in it.
         self._spool_held = 0
-        self._spool_held_bytes = 0
+        self._spool_buf_bytes = 0
+        #: Bytes the spool had room for when it last looked (``spool_max_bytes`` less its files).
+        spool = self._spool_on
+        self._spool_room = 0 if spool is None else spool.max_bytes - spool.disk_bytes
 
     # ------------------------------------------------------------------ callers
 
@@ -270,8 +273,8 @@ class Engine:
                     st = self._add_stream(stream)
                 pending = st.pending
                 arrival = st.arrivals
-                if spool is None:
-                    pending.append((timestamp, message, size, arrival, -1))
+                if spool is None or self._spool_buf_bytes + size > self._spool_room:
+                    pending.append((timestamp, message, size, arrival, -1))  # memory only
                 else:  # the spool thread writes it (this adds no system call)
                     seq = self._spool_next
                     self._spool_next = seq + 1
@@ -280,6 +283,7 @@ class Engine:
                     buf = self._spool_buf
                     buf.append(stream)
                     buf.append(item)
+                    self._spool_buf_bytes += size
                 st.arrivals = arrival + 1  # also the stream's count of events enqueued
                 nbytes = st.pending_bytes = st.pending_bytes + size
                 queued = self._queued_events = self._queued_events + 1
@@ -978,42 +982,38 @@ class Engine:
         self, spool: _spool.Spool, stream: str, timestamp: int, message: str, size: int
     ) -> bool:
         """Keep an event on disk only, the queue being full (lock held); False if no room there."""
-        if spool.disk_bytes + self._spool_held_bytes + size > spool.max_bytes:
+        if self._spool_buf_bytes + size > self._spool_room:
             return False
         seq = self._spool_next
         self._spool_next = seq + 1
         self._spool_buf.append(stream)
         self._spool_buf.append((timestamp, message, size, _spool.HELD, seq))
         self._spool_held += 1
-        self._spool_held_bytes += size
+        self._spool_buf_bytes += size
         if not self._draining and self._workers:
             self._draining = True  # a full queue is a reason to send now
             self._cond.notify_all()
         return True
 
-    def spool_collect(self, spool: _spool.Spool) -> Tuple[List[Any], int]:
-        """Give the spool thread the events handed over since it last looked.
-
-        Returns them ([stream, item, ...]) and the bytes of those to be kept
-        on disk only.
-        """
+    def spool_collect(self, spool: _spool.Spool) -> List[Any]:
+        """Give the spool the events handed over since it last looked: [stream, item, ...]."""
         with self._lock:
             buf = self._spool_buf
-            if not buf or self._pid != os.getpid():  # in a fork child: not yet started afresh
-                return [], 0
-            self._spool_buf = []
-            held_bytes = self._spool_held_bytes
-            if self._spool_held:
-                spool.count_disk_only(self._group, self._spool_held)
-                self._spool_held = self._spool_held_bytes = 0
-            return buf, held_bytes
+            if self._pid != os.getpid():  # in a fork child: not yet started afresh
+                return []
+            if buf:
+                self._spool_buf = []
+                spool.taken_over(self._group, self._spool_held, self._spool_buf_bytes)
+                self._spool_held = self._spool_buf_bytes = 0
+            self._spool_room = spool.max_bytes - spool.disk_bytes
+            return buf
 
     def spool_stop(self) -> List[Any]:
         """Hand no more events to the spool (it is off); return what it had not taken."""
         with self._lock:
             buf, self._spool_buf = self._spool_buf, []
             self._spool_on = None
-            self._spool_held = self._spool_held_bytes = 0
+            self._spool_held = self._spool_buf_bytes = 0
             return buf
 
     def disk_waiting(self) -> int:

@@ -99,6 +99,9 @@ def flush_before_exit(timeout: float) -> bool:
                 engine.close(0)
             else:  # with metrics_interval, the counts since the last metrics event
                 engine.deliver_last_metrics(max(0.0, deadline - time.monotonic()), grace=EXIT_GRACE)
+    if spool is not None:  # settled events are off the disk now, even if SIGTERM ends us next
+        with contextlib.suppress(Exception):
+            spool.sync_all()
     return ok
 
 

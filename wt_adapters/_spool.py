@@ -52,7 +52,9 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import itertools
 import json
+import operator
 import os
 import random
 import re
@@ -105,8 +107,30 @@ _LOCK_NAME = re.compile(r"(?P<writer>[A-Za-z0-9_-]+)\.lock\Z")
 _IN_MEMORY, _SETTLED, _DISK_ONLY = 0, 1, 2
 #: The arrival number of a queue item handed over to be kept on disk only.
 HELD = -2
+_SIZE = operator.itemgetter(2)
+_ARRIVAL = operator.itemgetter(3)
 #: An event read back: (stream, timestamp, message, seq).
 LoadedEvent = Tuple[str, int, str, int]
+
+
+try:  # the spool thread's work is mostly encoding: orjson does it several times faster
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is optional
+    _orjson = None  # type: ignore[assignment]
+
+
+def _dumps(value: Any) -> bytes:
+    """`value` as compact JSON bytes (orjson when installed)."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(value)
+        except TypeError:  # a lone surrogate, say: the standard library escapes it
+            pass
+    return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
+def _loads(data: bytes) -> Any:
+    return _orjson.loads(data) if _orjson is not None else json.loads(data)
 
 
 def writer_id() -> str:
@@ -131,18 +155,23 @@ def encode_run(first: int, group: str, events: List[Tuple[str, int, str]]) -> by
         if index is None:
             index = streams[stream] = len(streams)
         rows.append((index, timestamp, message))
-    return _encode_run(first, group, streams, rows)
+    return _encode_run(first, group, list(streams), rows)
 
 
-def encode_mark(kind: bytes, seqs: List[int]) -> bytes:
-    """A "sending" or "acked" mark for `seqs`, as (first, count) ranges."""
+def _ranges(seqs: List[int]) -> List[List[int]]:
+    """`seqs` as sorted (first, count) ranges, each number once."""
     ranges: List[List[int]] = []
     for seq in sorted(seqs):
         if ranges and ranges[-1][0] + ranges[-1][1] == seq:
             ranges[-1][1] += 1
         elif not ranges or ranges[-1][0] + ranges[-1][1] < seq:
             ranges.append([seq, 1])
-    return encode_record(kind + json.dumps(ranges, separators=(",", ":")).encode("ascii"))
+    return ranges
+
+
+def encode_mark(kind: bytes, seqs: List[int]) -> bytes:
+    """A "sending" or "acked" mark for `seqs`, as (first, count) ranges."""
+    return encode_record(kind + _dumps(_ranges(seqs)))
 
 
 def read_records(data: bytes) -> Tuple[List[bytes], bool]:
@@ -188,16 +217,16 @@ def parse_segment(data: bytes, into: Optional[SegmentContents] = None) -> Segmen
         kind, body = payload[:1], payload[1:]
         try:
             if kind == _RUN:
-                run = json.loads(body)
+                run = _loads(body)
                 seq = int(run["s"])
                 group = str(run["g"])
                 streams = [str(s) for s in run["p"]]
                 for i, (index, timestamp, message) in enumerate(run["e"]):
                     contents.events[seq + i] = (group, streams[index], int(timestamp), str(message))
             elif kind == _ACKED:
-                contents.acked.update(_expand(json.loads(body)))
+                contents.acked.update(_expand(_loads(body)))
             elif kind == _SENDING:
-                contents.sending.update(_expand(json.loads(body)))
+                contents.sending.update(_expand(_loads(body)))
             elif kind != _HEADER_KIND:
                 raise ValueError(f"unknown record kind {kind!r}")
         except (ValueError, TypeError, KeyError, IndexError):
@@ -429,6 +458,8 @@ class Spool:
         self._next_key = 1
         #: The log group of each key's events.
         self._key_groups: Dict[int, str] = {}
+        #: Log groups some engine of this process sent to through the spool.
+        self._attached_groups: Set[str] = set()
         self._reset()
 
     def _reset(self) -> None:
@@ -474,6 +505,7 @@ class Spool:
             key = self._next_key
             self._next_key += 1
             self._key_groups[key] = engine.settings.log_group_name
+            self._attached_groups.add(engine.settings.log_group_name)
             self._engines.append(engine)
             if make_engine is not None and self._make_engine is None:
                 self._make_engine = make_engine
@@ -501,8 +533,8 @@ class Spool:
             if engine.settings.log_group_name == group:
                 return engine
         make = self._make_engine
-        if make is None or self._closed:
-            return None
+        if make is None or self._closed or group in self._attached_groups:
+            return None  # its engine was closed: what waits stays on disk
         return make(group)  # attaches itself
 
     # ---------------------------------------------------- the engine's calls
@@ -548,6 +580,17 @@ class Spool:
             if self.off is None:
                 self._dead.extend(lines)
 
+    def taken_over(self, group: str, held: int, nbytes: int) -> None:
+        """Count the events `_write_pending` took from an engine, `held` of them on disk only.
+
+        Called under the engine's lock, the io lock held: their bytes count
+        against ``spool_max_bytes`` from now on, while they are being written.
+        """
+        self.disk_bytes += nbytes
+        self._reserved += nbytes
+        if held:
+            self.count_disk_only(group, held)
+
     def count_disk_only(self, group: str, n: int) -> None:
         """Count `n` more (or fewer) events of `group` on disk only."""
         with self._lock:
@@ -571,7 +614,7 @@ class Spool:
             waiting = sum(s.unsettled for s in self._segments)
             return {
                 **self.figures,
-                "spool_bytes": self.disk_bytes,
+                "spool_bytes": self.disk_bytes - self._reserved,
                 "spool_events": waiting,
                 "spool_disk_only": sum(self._disk_only.values()),
                 "spool_off": self.off,
@@ -657,15 +700,16 @@ class Spool:
 
     # -------------------------------------------------------------- files
 
-    def sync(self) -> None:
-        """Write what was handed over, seal an old segment, delete settled ones."""
+    def sync(self, *, seal: bool = False) -> None:
+        """Write what was handed over, seal an old segment (or this one), delete settled ones."""
         with self._io:
             if self.off is not None:
                 return
             self._write_pending()
             current = self._current
             if current is not None and (
-                current.nbytes >= SEGMENT_BYTES
+                seal
+                or current.nbytes >= SEGMENT_BYTES
                 or time.monotonic() - current.opened >= SEGMENT_SECONDS
             ):
                 self._seal(current)
@@ -688,11 +732,8 @@ class Spool:
         for key, buf in own.items():
             runs.append((key, self._key_groups[key], buf))
         for engine in engines:
-            buf, held_bytes = engine.spool_collect(self)
+            buf = engine.spool_collect(self)
             if buf:
-                # Counted at once, so that `hold` sees them while they are being written.
-                self.disk_bytes += held_bytes
-                self._reserved += held_bytes
                 runs.append((buf[1][4] >> KEY_SHIFT, engine.settings.log_group_name, buf))
         try:
             for key, group, buf in runs:
@@ -723,42 +764,36 @@ class Spool:
             starts, segs = self._index.setdefault(key, ([], []))
             starts.append(first)
             segs.append(seg)
+        # Column by column, so that most of the work is done in C.
+        stream_column, items = buf[0::2], buf[1::2]
+        n = len(items)
+        names = list(dict.fromkeys(stream_column))
+        if len(names) == 1:
+            rows = [(0, item[0], item[1]) for item in items]
+        else:
+            index = {name: i for i, name in enumerate(names)}
+            rows = [(index[s], item[0], item[1]) for s, item in zip(stream_column, items)]
+        ends = list(itertools.accumulate(map(_SIZE, items)))
         records = []
-        streams: Dict[str, int] = {}
-        events: List[Tuple[int, int, str]] = []
-        run_first = first
-        run_bytes = 0
-        held = 0
-        state = r.state
-        for i in range(0, len(buf), 2):
-            stream, item = buf[i], buf[i + 1]
-            index = streams.get(stream)
-            if index is None:
-                index = streams[stream] = len(streams)
-            events.append((index, item[0], item[1]))
-            run_bytes += item[2]
-            if item[3] == HELD:
-                state.append(_DISK_ONLY)
-                held += 1
-            else:
-                state.append(_IN_MEMORY)
-            if run_bytes >= RUN_BYTES:
-                records.append(_encode_run(run_first, group, streams, events))
-                run_first += len(events)
-                streams, events, run_bytes = {}, [], 0
-        if events:
-            records.append(_encode_run(run_first, group, streams, events))
+        start = 0
+        while start < n:  # runs of about RUN_BYTES each
+            end = bisect.bisect_left(ends, ends[start] - _SIZE(items[start]) + RUN_BYTES, start)
+            end = min(n, max(end, start) + 1)
+            records.append(_encode_run(first + start, group, names, rows[start:end]))
+            start = end
         data = b"".join(records)
-        try:
-            _write_all(seg.fd, data)
-        except OSError:
-            del state[len(state) - len(buf) // 2 :]
-            raise
+        _write_all(seg.fd, data)
+        state = r.state
+        if HELD in map(_ARRIVAL, items):
+            before = len(state)
+            state.extend(_DISK_ONLY if item[3] == HELD else _IN_MEMORY for item in items)
+            held = state.count(_DISK_ONLY, before)
+            seg.disk_only[group] = seg.disk_only.get(group, 0) + held
+        else:
+            state.extend(bytes(n))  # all _IN_MEMORY
         seg.nbytes += len(data)
         self.disk_bytes += len(data)
-        seg.unsettled += len(buf) // 2
-        if held:
-            seg.disk_only[group] = seg.disk_only.get(group, 0) + held
+        seg.unsettled += n
 
     def _open_segment(self) -> _Segment:
         number = self._next_number
@@ -790,26 +825,34 @@ class Spool:
         return (seg, offset, r.state) if offset < len(r.state) else None
 
     def _write_marks(self, marks: List[Tuple[bytes, List[int]]]) -> None:
-        by_segment: Dict[Tuple[int, bytes], Tuple[_Segment, List[int]]] = {}
+        """Apply and write "sending" and "acked" marks, range by range (io lock held)."""
+        by_segment: Dict[Tuple[int, bytes], Tuple[_Segment, List[List[int]]]] = {}
         for kind, seqs in marks:
-            for seq in seqs:
-                found = self._find(seq)
-                if found is None:
-                    continue
-                seg, i, state = found
-                if kind == _ACKED:
-                    if state[i] == _SETTLED:
+            for first, count in _ranges(seqs):
+                while count > 0:
+                    found = self._find(first)
+                    if found is None:
+                        first, count = first + 1, count - 1
                         continue
-                    state[i] = _SETTLED
-                    seg.unsettled -= 1
-                key = (seg.number, kind)
-                if key not in by_segment:
-                    by_segment[key] = (seg, [])
-                by_segment[key][1].append(seq)
-        for (_, kind), (seg, seqs) in by_segment.items():
+                    seg, i, state = found
+                    take = min(count, len(state) - i)
+                    if kind == _ACKED:
+                        chunk = state[i : i + take]
+                        settled = chunk.count(_SETTLED)
+                        if settled == take:
+                            first, count = first + take, count - take
+                            continue
+                        seg.unsettled -= take - settled
+                        state[i : i + take] = b"\x01" * take
+                    key = (seg.number, kind)
+                    if key not in by_segment:
+                        by_segment[key] = (seg, [])
+                    by_segment[key][1].append([first, take])
+                    first, count = first + take, count - take
+        for (_, kind), (seg, ranges) in by_segment.items():
             if seg.fd < 0:
                 continue  # deleted meanwhile
-            data = encode_mark(kind, seqs)
+            data = encode_record(kind + _dumps(ranges))
             _write_all(seg.fd, data)
             seg.nbytes += len(data)
             self.disk_bytes += len(data)
@@ -1138,9 +1181,9 @@ class Spool:
         self._closed = closed
 
 
-def _encode_run(first: int, group: str, streams: Dict[str, int], events: List[Any]) -> bytes:
-    body = {"s": first, "g": group, "p": list(streams), "e": events}
-    return encode_record(_RUN + json.dumps(body, separators=(",", ":")).encode("utf-8"))
+def _encode_run(first: int, group: str, streams: List[str], events: List[Any]) -> bytes:
+    body = {"s": first, "g": group, "p": streams, "e": events}
+    return encode_record(_RUN + _dumps(body))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -1221,6 +1264,16 @@ def close_all() -> List[Tuple[Spool, Dict[str, int]]]:
         spools = list(_spools.values())
         _spools.clear()
     return [(spool, spool.close()) for spool in spools]
+
+
+def sync_all() -> None:
+    """Have every spool of the process write what it was handed, seal its segment and delete
+    settled ones (after an exit flush: what was delivered leaves no file behind)."""
+    with _spools_lock:
+        spools = list(_spools.values())
+    for spool in spools:
+        if spool._pid == os.getpid() and not spool.closed:
+            spool.sync(seal=True)
 
 
 def adopt_before_exit(timeout: float) -> None:
