@@ -1065,7 +1065,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             *(sys.argv[1:] if argv is None else argv),
         ]
         command = " ".join(words)
-        print(f"_{command}: {len(outcomes)} scenarios in {elapsed:.0f} s._")
+        parts = [f"{len(outcomes)} scenarios"] if outcomes or not spool_figures else []
+        parts += ["the latency section"] if latency_figures is not None else []
+        parts += ["the spool section"] if spool_figures is not None else []
+        what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+        print(f"_{command}: {what} in {elapsed:.0f} s._")
     for o in failed:
         print(f"FAILED {o.scenario.name}: {o.error or 'records lost'}", file=sys.stderr)
     return 1 if failed or sink_stats.get("invalid_requests") else 0

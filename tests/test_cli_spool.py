@@ -7,6 +7,7 @@ moto's server over HTTP (through the fault proxy where a fault is needed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import pytest
 from faultproxy import FaultProxy
@@ -63,9 +64,9 @@ def shown(spool: Path, env: Dict[str, str]) -> Dict[str, Any]:
     return document
 
 
-@pytest.fixture
-def killed_writer(tmp_path: Path) -> Iterator[Path]:
-    """A spool directory whose writer logged `EVENTS` during an outage, then was SIGKILLed."""
+@contextlib.contextmanager
+def writer(tmp_path: Path) -> Iterator[Tuple[Path, subprocess.Popen[str]]]:
+    """A process that logged `EVENTS` with a spool during an outage, all of them on disk."""
     spool = tmp_path / "spool"
     spool.mkdir()
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the outage
@@ -85,9 +86,7 @@ def killed_writer(tmp_path: Path) -> Iterator[Path]:
             assert time.monotonic() < deadline, document
             time.sleep(0.1)
         assert (document["writers_live"], document["writers_gone"]) == (1, 0)
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(10) == -signal.SIGKILL
-        yield spool
+        yield spool, proc
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -95,6 +94,15 @@ def killed_writer(tmp_path: Path) -> Iterator[Path]:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.fixture
+def killed_writer(tmp_path: Path) -> Iterator[Path]:
+    """A spool directory whose writer logged `EVENTS` during an outage, then was SIGKILLed."""
+    with writer(tmp_path) as (spool, proc):
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+        yield spool
 
 
 def test_spool_shows_what_a_killed_writer_left(killed_writer: Path, tmp_path: Path) -> None:
@@ -189,6 +197,28 @@ def test_pipe_with_a_spool_dir_keeps_what_an_outage_held_back_for_spool_send(
     sent = run("spool", str(spool), "--send", env=env_for(tmp_path, endpoint))
     assert sent.returncode == 0, sent.stderr
     assert sorted(e["message"] for e in read_events(client, GROUP, "s")) == sorted(lines)
+
+
+def test_spool_send_leaves_a_live_writers_events_to_it(tmp_path: Path, endpoint: str) -> None:
+    with writer(tmp_path) as (spool, _):
+        result = run("spool", str(spool), "--send", env=env_for(tmp_path, endpoint))
+        assert result.returncode == 0, result.stderr
+        assert "nothing to send" in result.stderr and "1 live" in result.stderr
+        assert shown(spool, env_for(tmp_path, None))["events"] == EVENTS
+
+
+def test_a_torn_segment_is_shown_and_send_goes_on(
+    killed_writer: Path, tmp_path: Path, endpoint: str
+) -> None:
+    (segment,) = killed_writer.glob("*.seg")
+    with segment.open("r+b") as f:  # a kill mid-write: the last record cut short
+        f.truncate(segment.stat().st_size - 7)
+    table = run("spool", str(killed_writer), env=env_for(tmp_path, None))
+    assert table.returncode == 0, table.stderr
+    assert "1 segment file ends in a torn record (skipped, counted)" in table.stdout
+    sent = run("spool", str(killed_writer), "--send", env=env_for(tmp_path, endpoint))
+    assert sent.returncode == 0, sent.stderr
+    assert "torn 1" in sent.stderr and "Traceback" not in sent.stderr
 
 
 def test_spool_of_a_directory_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:

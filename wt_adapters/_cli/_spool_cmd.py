@@ -58,7 +58,8 @@ def table(found: Any, now: float) -> str:
     )
     lines = [head]
     if found.torn:
-        lines.append(f"{found.torn} segment files end in a torn record (skipped, counted)")
+        files = "1 segment file ends" if found.torn == 1 else f"{found.torn} segment files end"
+        lines.append(f"{files} in a torn record (skipped, counted)")
     if found.possible_duplicates:
         lines.append(
             f"{found.possible_duplicates:,} events were being sent when their writer stopped:"
