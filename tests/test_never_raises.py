@@ -215,5 +215,7 @@ def test_a_close_that_times_out_reports_without_raising_under_w_error() -> None:
     done = run_python(script, PYTHONWARNINGS="error")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "False {'close_timeout': 1}\n"
-    assert "wt_adapters: WatchtowerWarning: Timed out while delivering logs: 1 events" in done.stderr
+    assert (
+        "wt_adapters: WatchtowerWarning: Timed out while delivering logs: 1 events" in done.stderr
+    )
     assert "Traceback" not in done.stderr
