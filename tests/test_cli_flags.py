@@ -98,6 +98,14 @@ def test_help_names_other_options_by_their_flags() -> None:
     assert "queue_block_timeout" not in flag.extra["help"]
 
 
+def test_help_says_off_when_not_given_rather_than_none() -> None:
+    saying_none = [f for f in ENGINE_FLAGS if "`None`: off" in f.option.doc]
+    assert saying_none  # metrics_interval, today
+    for flag in saying_none:
+        assert "None: off" not in flag.extra["help"]
+        assert "off when not given" in flag.extra["help"]
+
+
 def test_a_spelling_for_no_such_option_is_refused() -> None:
     with pytest.raises(LookupError, match="log_grup_name"):
         make_flags({"log_grup_name": Spelling(("-g",))})

@@ -111,13 +111,17 @@ _OPTION_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
 def _help(option: Option, spelling: Spelling, default: Any, excluded: Sequence[str]) -> str:
-    """The option's doc line, for a terminal: no backticks, other options named as flags."""
+    """The option's doc line, for a terminal: no backticks, other options named as flags.
+
+    A flag can't be given None: "`None`: off" in a doc line reads "off when not given".
+    """
 
     def to_flag(match: re.Match[str]) -> str:
         name = match.group(0)
         return flag_name(name) if name in OPTIONS and name not in excluded else name
 
-    text = _OPTION_NAME.sub(to_flag, (spelling.help or option.doc).replace("`", ""))
+    doc = (spelling.help or option.doc).replace("`None`: off", "off when not given")
+    text = _OPTION_NAME.sub(to_flag, doc.replace("`", ""))
     if spelling.note:
         text += " " + spelling.note
     if option.kind == "dict":
