@@ -26,7 +26,7 @@ def run_benchmarks(*args: str) -> subprocess.CompletedProcess[str]:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=280,
     )
 
 
@@ -77,7 +77,7 @@ def test_the_floor_breakdown_prints_every_row_and_delivers_every_event() -> None
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=280,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
