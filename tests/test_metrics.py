@@ -433,6 +433,29 @@ def test_a_forked_child_reports_its_own_counts_in_a_stream_of_its_own(
     assert streams == {f"wt_adapters-metrics/{p.replace(':', '/')}" for p in by_process}
 
 
+def test_with_a_spool_the_counts_add_up_and_metrics_events_stay_off_disk(
+    tmp_path: Path, endpoint: str, client: Any, group: str, logger: logging.Logger,
+    shipper: List[CloudWatchLogHandler],
+) -> None:  # fmt: skip
+    handler = ship(logger, shipper, log_group_name=group, metrics_interval=1,
+                   send_interval=0.1, spool_dir=str(tmp_path / "spool"),
+                   boto3_client=Rejecting(make_client(endpoint)))  # fmt: skip
+    with pytest.warns(WatchtowerWarning, match="rejected"):
+        for i in range(20):
+            logger.info("event %d", i)
+        wait_for(lambda: handler.stats()["metrics_events"]["sent"] >= 1, timeout=15)
+        logger.info("one more")
+        assert handler.close() is True
+    stats = handler.stats()
+    documents = metrics_documents(client, group)
+    assert len(documents) == stats["metrics_events"]["sent"] >= 2
+    assert summed(documents) == expected_sums(stats)
+    assert stats["enqueued"] == 21 and stats["rejected"]["too_old"] > 0
+    # only the user's rejected events are dead letters; nothing waits on disk
+    assert stats["dead_letters"] == stats["rejected"]["too_old"]
+    assert stats["spool_events"] == 0 and stats["spool_left"] == 0
+
+
 def test_the_metrics_stream_is_created_even_without_create_log_stream(
     client: Any, endpoint: str, group: str, logger: logging.Logger,
     shipper: List[CloudWatchLogHandler],
