@@ -12,6 +12,9 @@ the engine sends them in batches by CloudWatch's rules:
 - applying outcomes (`_apply`): the one place where a batch's fate is settled;
 - counting and reporting (`_ledger.Ledger`, issued by `_announce`): every event
   counted once, warnings at most once a minute per kind;
+- metrics (`_metrics`, with ``metrics_interval``): the counters put in the log
+  group as Embedded Metric Format events by the sender threads, in a stream
+  whose events a ledger of their own counts;
 - the engines of the process, exit and fork (`_registry`).
 
 Several requests may be in flight at once, up to an adaptive limit

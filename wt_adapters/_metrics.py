@@ -1,7 +1,8 @@
 """Loss you can alarm on: an engine's counters as CloudWatch Embedded Metric Format events.
 
 With ``metrics_interval`` set, every engine puts one event into its own log
-group each interval (and a last one at close), in a stream of its own
+group each interval (and a last one at close or exit, if a counter changed since
+the one before), in a stream of its own
 (`METRICS_STREAM`). The event carries the counters' changes since the one
 before, and the queue depth; CloudWatch Logs turns them into metrics, so an
 alarm can watch ``Dropped > 0`` with no other API call or permission.
@@ -9,7 +10,7 @@ alarm can watch ``Dropped > 0`` with no other API call or permission.
 This module is pure: `MetricsReporter.take` turns counters into the event's
 text. The engine counts its own metrics events in a ledger apart
 (`OwnLedger`), so they never show in the figures they report, and a metrics
-event that is dropped is no user's loss: no warning, no metric about it.
+event that is dropped is no user's loss: no drop warning, no metric about it.
 """
 
 from __future__ import annotations
