@@ -22,18 +22,22 @@ a line with ``group``, ``stream``, ``timestamp``, ``message``, ``reason``.
 
 A record is ``struct ">II"`` (payload length, ``zlib.crc32(payload)``) and its
 payload, whose first byte says what it is: ``V`` a segment's header (JSON),
-``R`` a run of events (JSON: first sequence number, (group, stream) pairs,
-events), ``S`` the events put in a PutLogEvents request ("sending"), ``A``
-the events settled ("acked"); marks hold (first, count) ranges of sequence
-numbers. A torn or corrupt record ends the reading of its file: it is counted
-(``spool_torn``), never raised.
+``R`` a run of events (JSON: first sequence number, log group, stream names,
+[stream index, timestamp, message] rows), ``S`` the events put in a
+PutLogEvents request ("sending"), ``A`` the events settled ("acked"); marks
+hold (first, count) ranges of sequence numbers and are written to the segment
+holding their events, so that each segment reads on its own. A torn or
+corrupt record ends the reading of its file: it is counted (``spool_torn``),
+never raised. A sequence number is the engine's key (`KEY_SHIFT` bits up)
+plus the engine's own count, so that an engine numbers its events under the
+lock it holds anyway.
 
-Adoption: a live process takes a gone writer's lock, reads its segments,
-copies the events not acked into its own spool (on disk only, loaded into an
-engine for their group as room allows), then deletes the old files; a crash
-half-way loses nothing (events may then be sent twice). Events marked
-"sending" but not acked may have been stored already: they are counted as
-``possible_duplicates``.
+Adoption: a live process takes a gone writer's lock, reads its segments one
+by one, copies the events not acked into its own spool (on disk only, loaded
+into an engine for their group as room allows), then deletes each old file;
+a crash half-way loses nothing (events may then be sent twice). Events
+marked "sending" but not acked may have been stored already: they are
+counted as ``possible_duplicates``. docs/spool.md describes it for users.
 
 The API for the command line:
 
@@ -283,19 +287,6 @@ def _lock_is_held(path: str) -> bool:
     return False
 
 
-def read_writer(segments: List[Tuple[int, str]]) -> SegmentContents:
-    """Read all of a writer's segments into one view (marks may name any of its segments)."""
-    contents = SegmentContents()
-    for _, path in segments:
-        data = _read_file(path)
-        if data is not None:
-            torn = contents.torn
-            contents.torn = False
-            parse_segment(data, contents)
-            contents.torn = torn or contents.torn
-    return contents
-
-
 # -------------------------------------------------------------------- summary
 
 
@@ -372,23 +363,22 @@ def summary(directory: str | os.PathLike[str]) -> Summary:
             live += 1
         else:
             gone += 1
-        for _, seg_path in segments:
-            with contextlib.suppress(OSError):
-                segment_bytes += os.path.getsize(seg_path)
-        for _, seg_path in segments:
+        for _, seg_path in segments:  # one at a time: each holds its events' marks
             data = _read_file(seg_path)
-            if data is not None and parse_segment(data).torn:
-                torn += 1
-        contents = read_writer(segments)
-        for seq, (group, stream, timestamp, message) in contents.events.items():
-            if seq in contents.acked:
+            if data is None:
                 continue
-            if seq in contents.sending:
-                duplicates += 1
-            figures = per_stream.setdefault((group, stream), [0, 0, timestamp])
-            figures[0] += 1
-            figures[1] += len(message.encode("utf-8", "backslashreplace")) + EVENT_OVERHEAD
-            figures[2] = min(figures[2], timestamp)
+            segment_bytes += len(data)
+            contents = parse_segment(data)
+            torn += contents.torn
+            for seq, (group, stream, timestamp, message) in contents.events.items():
+                if seq in contents.acked:
+                    continue
+                if seq in contents.sending:
+                    duplicates += 1
+                figures = per_stream.setdefault((group, stream), [0, 0, timestamp])
+                figures[0] += 1
+                figures[1] += len(message.encode("utf-8", "backslashreplace")) + EVENT_OVERHEAD
+                figures[2] = min(figures[2], timestamp)
     streams = [
         StreamSummary(group, stream, n, nbytes, oldest)
         for (group, stream), (n, nbytes, oldest) in sorted(per_stream.items())
@@ -1004,57 +994,56 @@ class Spool:
                 os.close(fd)
 
     def _adopt(self, segments: List[Tuple[int, str]]) -> bool:
-        """Copy a gone writer's unsettled events into this spool, then delete its files."""
-        contents = SegmentContents()
+        """Copy a gone writer's unsettled events into this spool, then delete its files.
+
+        Segment by segment (each holds its events' marks), so that memory holds
+        one segment at a time; each is deleted once its copy is on disk.
+        """
         for _, path in segments:
             data = _read_file(path)
             if data is None:
                 continue
-            torn_before = contents.torn
-            contents.torn = False
-            parse_segment(data, contents)
+            contents = parse_segment(data)
             if contents.torn:
                 self.figures["spool_torn"] += 1
-            contents.torn = torn_before or contents.torn
-        duplicates: Dict[str, int] = {}
-        held: Dict[str, int] = {}
-        with self._lock:
-            for seq in sorted(contents.events):
-                if seq in contents.acked:
-                    continue
-                group, stream, timestamp, message = contents.events[seq]
-                key = self._own_keys.get(group)
-                if key is None:
-                    key = self._own_keys[group] = self._next_key
-                    self._next_key += 1
-                    self._key_groups[key] = group
-                    self._own_next[key] = key << KEY_SHIFT
-                new = self._own_next[key]
-                self._own_next[key] = new + 1
-                size = len(message) + EVENT_OVERHEAD
-                self._own.setdefault(key, []).extend(
-                    (stream, (timestamp, message, size, HELD, new))
-                )
-                held[group] = held.get(group, 0) + 1
-                if seq in contents.sending:
-                    duplicates[group] = duplicates.get(group, 0) + 1
-            for group, n in held.items():
-                self._disk_only[group] = self._disk_only.get(group, 0) + n
-        with self._io:
-            self._write_pending()
-            if self.off is not None:
-                return False  # not copied: the old files stay for the next process
-            if self._current is not None:
-                os.fsync(self._current.fd)
-            for _, path in segments:
+            duplicates: Dict[str, int] = {}
+            held: Dict[str, int] = {}
+            with self._lock:
+                for seq in sorted(contents.events):
+                    if seq in contents.acked:
+                        continue
+                    group, stream, timestamp, message = contents.events[seq]
+                    key = self._own_keys.get(group)
+                    if key is None:
+                        key = self._own_keys[group] = self._next_key
+                        self._next_key += 1
+                        self._key_groups[key] = group
+                        self._own_next[key] = key << KEY_SHIFT
+                    new = self._own_next[key]
+                    self._own_next[key] = new + 1
+                    size = len(message) + EVENT_OVERHEAD
+                    self._own.setdefault(key, []).extend(
+                        (stream, (timestamp, message, size, HELD, new))
+                    )
+                    held[group] = held.get(group, 0) + 1
+                    if seq in contents.sending:
+                        duplicates[group] = duplicates.get(group, 0) + 1
+                for group, n in held.items():
+                    self._disk_only[group] = self._disk_only.get(group, 0) + n
+            with self._io:
+                self._write_pending()
+                if self.off is not None:
+                    return False  # not copied: the old files stay for the next process
+                if self._current is not None:
+                    os.fsync(self._current.fd)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
-        self.figures["adopted"] += sum(held.values())
-        for group, n in duplicates.items():
-            self.figures["adopted_possible_duplicates"] += n
-            engine = self._engine_for(group)
-            if engine is not None:
-                engine.count_possible_duplicates(n)
+            self.figures["adopted"] += sum(held.values())
+            for group, n in duplicates.items():
+                self.figures["adopted_possible_duplicates"] += n
+                engine = self._engine_for(group)
+                if engine is not None:
+                    engine.count_possible_duplicates(n)
         return True
 
     # ----------------------------------------------------------- trouble, close
