@@ -224,6 +224,8 @@ class Engine:
             )
         #: Since when every call has failed for want of credentials or of a reachable endpoint.
         self._blocked_since: Optional[float] = None
+        #: When the last attempt ended, whatever its outcome (monotonic).
+        self._last_progress = 0.0
         self._init_spooling()
 
     def _init_spooling(self) -> None:
@@ -408,6 +410,24 @@ class Engine:
             done = self._flush_queued(deadline, grace)
         return done
 
+    def _stalled_with_all_on_disk(self, since: float, grace: float, now: float) -> bool:
+        """With a spool, whether no attempt has ended for `grace` seconds (since `since`) and
+        every event in memory is on disk too: then waiting on saves nothing (lock held).
+
+        An endpoint that never answers looks slow, not down; with the events on
+        disk, exit need not wait the whole deadline for it.
+        """
+        if self._spool_on is None or now - max(self._last_progress, since) < grace:
+            return False
+        for st in self._streams.values():
+            if st.ledger is not self._ledger:
+                continue  # metrics events are not spooled: they are no reason to wait
+            if any(e[4] < 0 for e in st.pending) or any(
+                e[4] < 0 for b in (*st.ready, *st.in_flight) for e in b.events
+            ):
+                return False
+        return True
+
     def _flush_queued(self, deadline: Optional[float], grace: Optional[float]) -> bool:
         """Wait until every event in memory now is settled, or until `deadline`."""
         with self._lock:
@@ -418,12 +438,15 @@ class Engine:
             targets = [(st, st.arrivals) for st in self._streams.values() if st.arrivals]
             self._flushers += 1
             self._cond.notify_all()
+            started = time.monotonic()
             try:
                 while not all(st.done_up_to(n) for st, n in targets):
                     now = time.monotonic()
                     left = None if deadline is None else deadline - now
                     if (left is not None and left <= 0) or self._closed:
                         return False
+                    if grace is not None and self._stalled_with_all_on_disk(started, grace, now):
+                        return False  # what is left is safe on disk for the next start
                     if grace is not None and self._blocked_since is not None:
                         blocked_left = self._blocked_since + grace - now
                         if blocked_left <= 0:
@@ -831,7 +854,7 @@ class Engine:
     def _apply(self, job: _Job, outcome: Outcome) -> None:
         """Settle what an attempt came to (lock held): the one place a batch's fate changes."""
         kind, st, batch = job
-        now = time.monotonic()
+        now = self._last_progress = time.monotonic()
         if kind == CREATE:
             st.creating = False
             if isinstance(outcome, Created):
