@@ -640,3 +640,22 @@ def test_sigterm_with_flush_on_sigterm_delivers_and_leaves_no_segment(
     assert sorted(messages(client, group, "s")) == sorted(f"record {i}" for i in range(500))
     assert segments(tmp_path) == []
     assert _spool.summary(tmp_path).events == 0
+
+
+def test_a_live_process_adopts_a_writer_that_dies_while_it_runs(
+    tmp_path: Path, endpoint: str, client: Any, group: str, logger: Any
+) -> None:
+    handler = CloudWatchLogHandler(
+        log_group_name=group + "-live", spool_dir=tmp_path, endpoint_url=endpoint
+    )
+    logger.addHandler(handler)
+    logger.info("the live one's own")
+    writer = spawn_writer(tmp_path, group, 400, down())
+    wait_line(writer, "spooled")
+    kill(writer)
+    # Looked for every few seconds while the process runs (`_spool.ADOPT_INTERVAL`).
+    wait_for(lambda: handler.stats()["adopted"] == 400, timeout=3 * _spool.ADOPT_INTERVAL)
+    wait_for(lambda: len(messages_or_none(client, group)) == 400, timeout=30)
+    assert sorted(messages(client, group, "s")) == sorted(f"record {i}" for i in range(400))
+    assert handler.flush() is True
+    assert messages(client, group + "-live") == ["the live one's own"]

@@ -782,6 +782,9 @@ class Engine:
         oldest: Optional[_Stream] = None
         for st in self._streams.values():
             if st.creating:
+                # A drain (a flush, a full queue, events loaded back from the spool)
+                # goes on for the events that wait for their stream to exist.
+                any_pending = any_pending or bool(st.pending)
                 continue
             due = bool(st.pending) and (
                 urgent
