@@ -22,7 +22,6 @@ process per library, both configured at their defaults:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -373,23 +372,12 @@ def targets(figures: Dict[str, Any]) -> List[Tuple[str, float, str, bool]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["child"]:
-        result = child(json.loads(args[1]))
-        print(RESULT_PREFIX + json.dumps(result), flush=True)
-        return 0
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small N (no timings kept)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
-    parsed = parser.parse_args(args)
-    figures = run(parsed.quick)
-    if parsed.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        print(report(figures))
-        for aim, measured, want, met in targets(figures):
-            print(f"- {aim}: {measured:,.3g} (aim {want}): {'met' if met else 'NOT MET'}")
-    return 0
+    from benchmarks.section import section_main
+
+    return section_main(
+        argv, prog="python -m benchmarks.latency", description=__doc__, child=child,
+        result_prefix=RESULT_PREFIX, run=run, report=report, targets=targets,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

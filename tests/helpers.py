@@ -5,11 +5,16 @@ Fixtures built on these live in `conftest.py`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import select
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -228,3 +233,40 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def on_terminal(
+    args: List[str], env: Dict[str, str], until: bytes = b"", timeout: float = 60,
+    stdin: Any = subprocess.DEVNULL, size: Optional[Tuple[int, int]] = None,
+) -> Tuple[bytes, subprocess.Popen[bytes]]:  # fmt: skip
+    """Run a command with stdout and stderr on a pseudo-terminal; return what it showed.
+
+    Reads until the command ends, `until` was shown, or `timeout` seconds;
+    `size` is the terminal's (rows, columns).
+    """
+    main, secondary = pty.openpty()
+    if size is not None:
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+    proc = subprocess.Popen(args, stdin=stdin, stdout=secondary, stderr=secondary, env=env,
+                            cwd=ROOT)  # fmt: skip
+    os.close(secondary)
+    shown = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                shown += data
+                if until and until in shown:
+                    break
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(main)
+    return shown, proc

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import pty
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import click
 import pytest
-from helpers import ROOT, subprocess_env
+from helpers import ROOT, on_terminal, subprocess_env
 
 from wt_adapters import _options
 from wt_adapters._cli import _engine_flags
@@ -226,45 +218,14 @@ def test_a_bad_flag_fails_before_any_aws_call(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ help
 
 
-def shown_on(secondary: int, main: int, args: List[str], env: Dict[str, str]) -> str:
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary,
-                            env=env, cwd=ROOT)  # fmt: skip
-    shown = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], 0.1)
-            if ready:
-                try:
-                    data = os.read(main, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                shown += data
-            elif proc.poll() is not None:
-                break
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-    assert proc.returncode == 0
-    return shown.decode("utf-8").replace("\r\n", "\n")
-
-
 def test_pipe_help_fits_an_80_column_terminal_and_shows_every_flag(tmp_path: Path) -> None:
-    main, secondary = pty.openpty()
-    try:
-        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        env = subprocess_env(home=tmp_path)
-        env.pop("COLUMNS", None)
-        env.pop("LINES", None)
-        args = [sys.executable, "-m", "wt_adapters", "pipe", "--help"]
-        text = shown_on(secondary, main, args, env)
-    finally:
-        for fd in (main, secondary):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    env = subprocess_env(home=tmp_path)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    args = [sys.executable, "-m", "wt_adapters", "pipe", "--help"]
+    shown, proc = on_terminal(args, env, size=(24, 80))
+    assert proc.wait(10) == 0
+    text = shown.decode("utf-8").replace("\r\n", "\n")
     assert text.startswith("Usage: wt-adapters pipe [OPTIONS] [FILES]...")
     too_wide = [line for line in text.splitlines() if len(line) > 80]
     assert not too_wide, too_wide

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import pty
 import select
 import subprocess
 import sys
@@ -14,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from helpers import ROOT, free_port, host_and_port, make_client, subprocess_env
+from helpers import ROOT, free_port, host_and_port, make_client, on_terminal, subprocess_env
 
 from wt_adapters._cli._output import escape
 from wt_adapters._cli._tail import format_time, parse_time
@@ -59,37 +57,6 @@ def put(
         chunk = messages[first : first + 10_000]
         client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
             {"timestamp": now + first + i, "message": m} for i, m in enumerate(chunk)])  # fmt: skip
-
-
-def on_terminal(
-    args: List[str], env: Dict[str, str], until: bytes = b"", timeout: float = 60,
-    stdin: Any = subprocess.DEVNULL,
-) -> tuple[bytes, subprocess.Popen[bytes]]:  # fmt: skip
-    """Run a command with stdout and stderr on a pseudo-terminal; return what it showed."""
-    main, secondary = pty.openpty()
-    proc = subprocess.Popen(args, stdin=stdin, stdout=secondary, stderr=secondary, env=env,
-                            cwd=ROOT)  # fmt: skip
-    os.close(secondary)
-    shown = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], 0.1)
-            if ready:
-                try:
-                    data = os.read(main, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                shown += data
-                if until and until in shown:
-                    break
-            elif proc.poll() is not None:
-                break
-    finally:
-        os.close(main)
-    return shown, proc
 
 
 # ------------------------------------------------------------------------ tail output
