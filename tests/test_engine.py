@@ -210,6 +210,30 @@ def test_flush_returns_false_when_its_timeout_passes() -> None:
     engine.close(5)
 
 
+def test_past_half_full_with_a_request_under_way_a_log_call_yields_the_gil(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thread that logs without ever blocking would keep the GIL from the sender
+    # threads (the client's making, a request) until the queue overflowed.
+    yields: List[float] = []
+    sleep = time.sleep
+    sender = SlowSender()
+    engine = make_engine(sender, max_queue_events=100, send_interval=0.01)
+    engine.submit("s", NOW, "first")  # goes at once, and waits at the gate
+    assert sender.started.wait(5)
+    monkeypatch.setattr(time, "sleep", lambda s: (yields.append(s), sleep(s)))
+    for i in range(48):
+        engine.submit("s", NOW, str(i))
+    assert yields == []  # below half full (50): the call costs nothing more
+    for i in range(10):
+        engine.submit("s", NOW, str(i))
+    assert yields == [0] * 10
+    monkeypatch.setattr(time, "sleep", sleep)
+    sender.gate.set()
+    assert engine.flush(5)
+    engine.close(5)
+
+
 def test_flush_waits_only_for_what_was_queued_before_it() -> None:
     sender = MemorySender()
     engine = make_engine(sender)

@@ -309,6 +309,11 @@ class Engine:
                 accepted = False
         if self._ledger.notices:  # a drop to warn of (made room, refused, or closed)
             self._announce()
+        if self._queued_events >= self._half_events and self._in_flight:
+            # Past half full with a request (or the client's making) under way: let the
+            # sender threads have the GIL now. A thread that hardly ever blocks keeps it
+            # from them otherwise, for seconds, until the queue overflows.
+            time.sleep(0)
         return accepted
 
     def _add_stream(self, name: str, own: bool = False) -> _Stream:
