@@ -61,6 +61,8 @@ from ._threads import in_engine_call, thread_state
 _IDLE_STREAMS_KEPT = 64
 #: Stream names remembered as existing (created or written to) before the memory is reset.
 _KNOWN_STREAMS_KEPT = 100_000
+#: How often a log call past half full yields the GIL to the sender threads, at most (s).
+_YIELD_EVERY = 0.001
 
 
 #: Failed calls that say CloudWatch can't be reached at all (as opposed to slow or busy).
@@ -174,6 +176,7 @@ class Engine:
         self._half_bytes = (settings.max_queue_bytes + 1) // 2
         self._group = settings.log_group_name
         self._refs = 0
+        self._next_yield = 0.0
         self._known: Set[str] = set()
         self._sender_stale = False
         self._init_state()
@@ -311,9 +314,13 @@ class Engine:
             self._announce()
         if self._queued_events >= self._half_events and self._in_flight:
             # Past half full with a request (or the client's making) under way: let the
-            # sender threads have the GIL now. A thread that hardly ever blocks keeps it
-            # from them otherwise, for seconds, until the queue overflows.
-            time.sleep(0)
+            # sender threads have the GIL. A thread that hardly ever blocks keeps it from
+            # them otherwise, for seconds, until the queue overflows. At most once per
+            # `_YIELD_EVERY`, so that a stalled endpoint costs the caller next to nothing.
+            now = time.monotonic()
+            if now >= self._next_yield:
+                self._next_yield = now + _YIELD_EVERY
+                time.sleep(0)
         return accepted
 
     def _add_stream(self, name: str, own: bool = False) -> _Stream:
