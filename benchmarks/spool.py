@@ -98,10 +98,17 @@ def _env(url: str) -> Dict[str, str]:
     return child_env(url)
 
 
-def _scenario(spec: Dict[str, Any], env: Dict[str, str], timeout: float) -> Dict[str, Any]:
+def _turn(
+    sink: SinkProcess, dirs: _Dirs, mode: str, spec: Dict[str, Any], timeout: float
+) -> Dict[str, Any]:
+    """Run one stdlib-handler scenario against `sink`; `mode` "on" gives it a fresh spool."""
     from benchmarks.run import run_child
 
-    return run_child(spec, env, timeout, prefix=SCENARIO_PREFIX)
+    spec = {**spec, "impl": "ours-stdlib", "timeout": timeout, "stream": STREAM,
+            "endpoint": sink.url, "sink": sink.url}  # fmt: skip
+    if mode == "on":
+        spec["options"] = {"spool_dir": dirs.new()}
+    return run_child(spec, _env(sink.url), timeout + 60, prefix=SCENARIO_PREFIX)
 
 
 def _free_port() -> int:
@@ -153,22 +160,9 @@ def measure_hotpath(
     for r in range(rounds):
         for mode in ("off", "on"):
             group = f"spool-bench/hotpath/{payload}/{mode}/{r}"
-            spec: Dict[str, Any] = {
-                "section": "hotpath",
-                "impl": "ours-stdlib",
-                "payload": payload,
-                "calls": calls,
-                "repeat": repeat,
-                "warmup": warmup,
-                "timeout": timeout,
-                "stream": STREAM,
-                "group": group,
-                "endpoint": sink.url,
-                "sink": sink.url,
-            }
-            if mode == "on":
-                spec["options"] = {"spool_dir": dirs.new()}
-            result = _scenario(spec, _env(sink.url), timeout + 60)
+            spec = {"section": "hotpath", "payload": payload, "calls": calls,
+                    "repeat": repeat, "warmup": warmup, "group": group}  # fmt: skip
+            result = _turn(sink, dirs, mode, spec, timeout)
             samples[mode] += result["ns_per_call"]
             delivered[mode].append(sink.delivered(group) == result["logged"])
     off, on = statistics.median(samples["off"]), statistics.median(samples["on"])
@@ -191,20 +185,8 @@ def measure_delivery(
     for r in range(rounds):
         for mode in ("off", "on"):
             group = f"spool-bench/delivery/{mode}/{r}"
-            spec: Dict[str, Any] = {
-                "section": "delivery",
-                "impl": "ours-stdlib",
-                "payload": "str",
-                "records": records,
-                "timeout": timeout,
-                "stream": STREAM,
-                "group": group,
-                "endpoint": sink.url,
-                "sink": sink.url,
-            }
-            if mode == "on":
-                spec["options"] = {"spool_dir": dirs.new()}
-            result = _scenario(spec, _env(sink.url), timeout + 60)
+            spec = {"section": "delivery", "payload": "str", "records": records, "group": group}
+            result = _turn(sink, dirs, mode, spec, timeout)
             rates[mode].append(result["logged"] / result["wall_s"])
             delivered.append(sink.delivered(group) == records)
     off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
