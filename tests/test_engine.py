@@ -457,8 +457,8 @@ def test_many_small_streams_are_sent_when_the_queue_is_half_full_not_dropped(
     engine = make_engine(sender, send_interval=600, max_queue_events=2_000)
     for i in range(20_000):
         engine.submit(f"stream-{i % 200}", NOW, str(i))
-        if i % 1000 == 999:  # a moment for the sender threads, as a real program gives
-            time.sleep(0.01)
+        if i % 1000 == 999:  # half full: the senders send every stream (not at the interval)
+            wait_for(lambda: engine.stats()["queued"] < 1000, timeout=5)
     assert engine.close(10)
     stats = engine.stats()
     assert stats["dropped"] == {} and stats["sent"] == 20_000
