@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 import warnings
@@ -567,3 +568,141 @@ def test_a_fork_waits_no_longer_than_its_pause_for_a_request_that_hangs() -> Non
     assert time.monotonic() - started < _registry.FORK_PAUSE + 0.5
     sender.gate.set()
     assert engine.close(5)
+
+
+# ------------------------------------------------- the hand-off without the lock
+
+
+def test_far_from_full_a_log_call_does_not_wait_for_the_senders_lock() -> None:
+    sender = SlowSender()
+    engine = make_engine(sender)
+    engine.submit("s", NOW, "first")
+    engine.flush(0.2)
+    assert sender.started.wait(5)  # a request under way: the engine is awake
+    done = threading.Event()
+
+    def log() -> None:
+        for i in range(500):
+            engine.submit("s", NOW, f"m{i}")
+        done.set()
+
+    with engine._lock:  # as a sender thread holds it while it takes a batch
+        threading.Thread(target=log).start()
+        assert done.wait(5)
+    sender.gate.set()
+    assert engine.close(10)
+    got = sorted(m for _, _, m in sender.events("g"))
+    assert got == sorted(["first"] + [f"m{i}" for i in range(500)])
+
+
+def test_events_from_many_threads_all_arrive_each_thread_s_in_its_order() -> None:
+    sender = MemorySender()
+    engine = make_engine(sender, max_queue_events=400_000)
+    threads, per_thread = 6, 20_000
+
+    def log(t: int) -> None:
+        for i in range(per_thread):
+            engine.submit("s", NOW, f"{t}:{i}")
+
+    workers = [threading.Thread(target=log, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert engine.close(30)
+    got = sorted(m for _, _, m in sender.events("g"))
+    assert got == sorted(f"{t}:{i}" for t in range(threads) for i in range(per_thread))
+    for request in sender.requests:  # batches may land in any order; each keeps arrival order
+        for t in range(threads):
+            mine = [int(m.split(":")[1]) for _, m in request.events if m.startswith(f"{t}:")]
+            assert mine == sorted(mine)
+    assert engine.stats()["dropped"] == {}
+
+
+def test_an_event_handed_in_as_the_senders_fall_asleep_goes_without_another_call() -> None:
+    class Racing(Engine):
+        """Hands an event in from another thread just as a sender thread, having found
+        the inbox empty, is about to sleep (the narrowest window there is)."""
+
+        armed = False
+
+        def _absorb(self, closing: bool = False) -> None:
+            super()._absorb(closing)
+            if self.armed and not self._queued_events and not self._inbox:
+                Racing.armed = False
+                caller = threading.Thread(target=self.submit, args=("s", NOW, "late"))
+                caller.start()
+                caller.join(5)  # it takes no lock: this sender thread holds it
+                assert not caller.is_alive()
+
+    sender = MemorySender()
+    engine = Racing(Settings(log_group_name="g", send_interval=0.01, max_concurrency=1), sender)
+    engine.submit("s", NOW, "first")
+    wait_for(lambda: len(sender.events("g")) == 1, timeout=5)
+    Racing.armed = True
+    engine.submit("s", NOW, "second")  # wakes the sender thread, which then meets "late"
+    wait_for(lambda: len(sender.events("g")) == 3, timeout=5)  # no flush, no other call
+    assert not Racing.armed
+    assert engine.close(5)
+
+
+def test_handing_in_as_the_senders_fall_asleep_under_constant_thread_switches() -> None:
+    sender = MemorySender()
+    engine = make_engine(sender, send_interval=0.01)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns between almost any two steps
+    try:
+        for i in range(300):  # each event finds the senders idle, or about to be
+            engine.submit("s", NOW, f"m{i}")
+            wait_for(lambda n=i + 1: len(sender.events("g")) == n, timeout=5, interval=0)
+    finally:
+        sys.setswitchinterval(switching)
+    assert engine.close(5)
+
+
+def test_a_full_queue_takes_exactly_its_limit_though_calls_start_without_the_lock() -> None:
+    sender = SlowSender()  # nothing leaves until the end
+    engine = make_engine(sender, max_queue_events=10_000, queue_overflow="drop_newest")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WatchtowerWarning)
+        accepted = sum(engine.submit("s", NOW, f"m{i}") for i in range(30_000))
+    assert accepted == 10_000
+    assert engine.stats()["dropped"] == {"queue_full": 20_000}
+    sender.gate.set()
+    assert engine.close(10)
+    got = sorted((m for _, _, m in sender.events("g")), key=lambda m: int(m[1:]))
+    assert got == [f"m{i}" for i in range(10_000)]
+
+
+def test_threads_logging_through_close_leave_every_event_counted() -> None:
+    sender = MemorySender()
+    engine = make_engine(sender, max_queue_events=1_000_000)
+    stop = threading.Event()
+    results: List[List[bool]] = [[] for _ in range(4)]
+
+    def log(t: int) -> None:
+        deadline = time.monotonic() + 10
+        i = 0
+        while not stop.is_set() and time.monotonic() < deadline:
+            results[t].append(engine.submit("s", NOW, f"{t}:{i}"))
+            i += 1
+
+    workers = [threading.Thread(target=log, args=(t,)) for t in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WatchtowerWarning)
+        for w in workers:
+            w.start()
+        wait_for(lambda: all(len(r) > 2_000 for r in results), timeout=10)
+        engine.close(10)
+        time.sleep(0.05)  # calls after close, refused
+        stop.set()
+        for w in workers:
+            w.join(10)
+        stats = engine.stats()
+    submitted = sum(len(r) for r in results)
+    delivered = len(sender.events("g"))
+    assert not engine._inbox  # nothing left behind uncounted
+    assert delivered == stats["sent"]
+    assert delivered + sum(stats["dropped"].values()) == submitted
+    refused = sum(1 for r in results for ok in r if not ok)
+    assert refused == stats["dropped"]["closed"] > 0  # what a call refused, and only that

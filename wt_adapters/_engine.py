@@ -4,7 +4,10 @@ The engine knows nothing of logging frameworks. A front end hands it events
 (a stream name, a timestamp in ms, a message string) through `submit`, and
 the engine sends them in batches by CloudWatch's rules:
 
-- admission (`submit`): the queue's limits and the overflow policy;
+- admission (`submit`): the queue's limits and the overflow policy; far from
+  them, a log call only appends to an inbox, without the lock, and the sender
+  threads (or, every few hundred events, a caller) move its events to their
+  streams (`_absorb`);
 - scheduling (`_next_job`): which stream's batch, or which stream creation,
   goes out next, fairly between streams, and when;
 - batching (`_batching.take_batch`, a pure function);
@@ -63,6 +66,11 @@ _IDLE_STREAMS_KEPT = 64
 _KNOWN_STREAMS_KEPT = 100_000
 #: How often a log call past half full yields the GIL to the sender threads, at most (s).
 _YIELD_EVERY = 0.001
+#: Events callers may hand in without the lock before one of them takes it (see `submit`).
+_INBOX_MAX = 4096
+#: Below this much room for hand-ins (half the room left under half full), every call takes
+#: the lock: near the queue's limits, each event's admission is decided on its own.
+_INBOX_MIN = 64
 
 
 #: Failed calls that say CloudWatch can't be reached at all (as opposed to slow or busy).
@@ -193,6 +201,13 @@ class Engine:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._streams: Dict[str, _Stream] = {}
+        #: Events handed in without the lock, in order: (stream, timestamp, message, size).
+        self._inbox: Deque[Tuple[str, int, str, int]] = deque()
+        #: How many events the inbox may hold (0: every call takes the lock), the largest
+        #: event it takes, and the length at which a caller asks a sender thread to take them.
+        self._inbox_room = 0
+        self._inbox_size = 0
+        self._inbox_nudge = 0
         self._queued_events = 0
         self._queued_bytes = 0
         self._workers: List[threading.Thread] = []
@@ -253,7 +268,12 @@ class Engine:
         return self
 
     def submit(self, stream: str, timestamp: int, message: str) -> bool:
-        """Queue one event; return False if it was not accepted (and is counted)."""
+        """Queue one event; return False if it was not accepted (and is counted).
+
+        Far from the queue's limits the event is only appended to the inbox, which
+        takes no lock: the sender threads move it to its stream. Near them, or when
+        a sender must be woken, the call takes the lock and decides there.
+        """
         if message.isascii() and 0 < len(message) <= self._body_limit:
             size = len(message) + EVENT_OVERHEAD  # the common case, measured cheaply
         elif not message:
@@ -261,7 +281,45 @@ class Engine:
             return False
         else:
             message, size = prepare_message(message, self._body_limit)
+        inbox = self._inbox
+        if size <= self._inbox_size and len(inbox) < self._inbox_room:
+            item = (stream, timestamp, message, size)
+            inbox.append(item)
+            # Read after the append: a sender thread going to sleep, or `close`, sets its
+            # flag before it empties the inbox, so one of the two sees the other.
+            if self._asleep or self._closed or len(inbox) == self._inbox_nudge:
+                return self._handed_in(item)
+            return True
+        return self._submit_locked(stream, timestamp, message, size)
+
+    def _handed_in(self, item: Tuple[str, int, str, int]) -> bool:
+        """After a hand-off to the inbox that needs the lock: wake, nudge, or refuse."""
+        accepted = True
         with self._lock:
+            if self._closed:
+                # `close` took in what the inbox held when it closed; what a call hands in
+                # after that, the call itself takes back and counts.
+                try:
+                    self._inbox.remove(item)
+                except ValueError:
+                    pass  # taken in by `close`: counted with the rest of the queue
+                else:
+                    self._ledger.drop("closed", 1)
+                    accepted = False
+            elif self._asleep:
+                self._absorb()
+            elif self._waiting:
+                self._cond.notify()  # a waiting sender thread takes the inbox's events
+            # else the sender threads take them when their requests end, or, should the
+            # inbox fill first, the call that finds it full.
+        if self._ledger.notices:
+            self._announce()
+        return accepted
+
+    def _submit_locked(self, stream: str, timestamp: int, message: str, size: int) -> bool:
+        """Admit one event under the lock, with the queue's limits and the overflow policy."""
+        with self._lock:
+            self._absorb()  # the events handed in before this one go first
             spool = self._spool_on
             fits = self._queued_events < self._max_events and (
                 self._queued_bytes + size <= self._max_bytes
@@ -360,6 +418,75 @@ class Engine:
         else:
             self._start_worker()
 
+    def _absorb(self, closing: bool = False) -> None:
+        """Move the inbox's events to their streams, and wake or notify as needed (lock held).
+
+        Their room was checked when they were handed in (`_inbox_room` keeps the
+        inbox within half the queue's room), so each is taken as it is. Once
+        closed, only `close` itself (`closing`) takes any.
+        """
+        if self._closed and not closing:
+            return
+        inbox = self._inbox
+        n = len(inbox)
+        if n:
+            pop = inbox.popleft
+            streams = self._streams
+            spool = self._spool_on
+            batch_count, batch_bytes = self._batch_count, self._batch_bytes
+            full = False
+            added = 0
+            for _ in range(n):
+                stream, timestamp, message, size = pop()
+                st = streams.get(stream)
+                if st is None:
+                    st = self._add_stream(stream)
+                arrival = st.arrivals
+                if spool is None or self._spool_buf_bytes + size > self._spool_room:
+                    st.pending.append((timestamp, message, size, arrival, -1))  # memory only
+                else:  # the spool thread writes it
+                    seq = self._spool_next
+                    self._spool_next = seq + 1
+                    item = (timestamp, message, size, arrival, seq)
+                    st.pending.append(item)
+                    buf = self._spool_buf
+                    buf.append(stream)
+                    buf.append(item)
+                    self._spool_buf_bytes += size
+                st.arrivals = arrival + 1
+                nbytes = st.pending_bytes = st.pending_bytes + size
+                if len(st.pending) >= batch_count or nbytes >= batch_bytes:
+                    full = True
+                added += size
+            self._queued_events += n
+            self._queued_bytes += added
+            if self._asleep:
+                self._wake()
+            elif full:
+                self._cond.notify()  # a full batch to send
+            elif not self._draining and (
+                self._queued_events >= self._half_events or self._queued_bytes >= self._half_bytes
+            ):
+                self._draining = True  # half full: send every stream now
+                self._cond.notify()
+        self._size_inbox()
+
+    def _size_inbox(self) -> None:
+        """Set how much the inbox may take before a call takes the lock (lock held).
+
+        Half of the room left under half full, so that threads racing past the
+        check can't take the queue past it; none when that is little.
+        """
+        n = min(_INBOX_MAX, (self._half_events - self._queued_events) // 2)
+        if n < _INBOX_MIN or self._closed:
+            self._inbox_room = 0
+            return
+        self._inbox_room = n
+        self._inbox_nudge = n // 2
+        self._inbox_size = min(
+            self._body_limit + EVENT_OVERHEAD, (self._half_bytes - self._queued_bytes) // (2 * n)
+        )
+
     def _make_room(self, size: int) -> bool:
         """Apply the overflow policy (lock held); True if the new event may go in."""
         s = self.settings
@@ -447,12 +574,14 @@ class Engine:
                 return not self._queued_events
             if threading.current_thread() in self._workers:
                 return False
+            self._absorb()
             targets = [(st, st.arrivals) for st in self._streams.values() if st.arrivals]
             self._flushers += 1
             self._cond.notify_all()
             started = time.monotonic()
             try:
                 while not all(st.done_up_to(n) for st, n in targets):
+                    self._absorb()  # events handed in since, to be on disk with the rest
                     now = time.monotonic()
                     left = None if deadline is None else deadline - now
                     if (left is not None and left <= 0) or self._closed:
@@ -499,6 +628,9 @@ class Engine:
             if self._closed:
                 return done
             self._closed = True
+            self._inbox_room = 0
+            # After the flag: a call handing in an event later sees it (see `submit`).
+            self._absorb(closing=True)  # counted below with the rest still queued
             self._cond.notify_all()
             while self._in_flight and self._pid == os.getpid():
                 left = None if deadline is None else deadline - time.monotonic()
@@ -573,6 +705,7 @@ class Engine:
     def stats(self) -> Dict[str, Any]:
         """Return the engine's figures as a plain dict (a snapshot)."""
         with self._lock:
+            self._absorb()
             figures: Dict[str, Any] = {
                 "enqueued": self._enqueued_so_far(),
                 **self._ledger.figures(),
@@ -740,6 +873,7 @@ class Engine:
             if self._forking:
                 self._cond.wait()
                 continue
+            self._absorb()
             now = time.monotonic()
             if now >= self._next_tick:
                 self._draining = True
@@ -758,6 +892,8 @@ class Engine:
                     return job
             if not self._queued_events:
                 self._asleep = True  # nothing queued: wait for `submit` to wake us
+                if self._inbox:
+                    continue  # handed in before the flag was set: see `submit`
                 self._draining = False
                 wait = None
                 if len(self._streams) > _IDLE_STREAMS_KEPT:
@@ -1042,6 +1178,8 @@ class Engine:
             buf = self._spool_buf
             if self._pid != os.getpid():  # in a fork child: not yet started afresh
                 return []
+            self._absorb()
+            buf = self._spool_buf
             if buf:
                 self._spool_buf = []
                 spool.taken_over(self._group, self._spool_held, self._spool_buf_bytes)
@@ -1068,7 +1206,7 @@ class Engine:
     def room(self) -> Tuple[int, int]:
         """Events and bytes the queue has room for now (a snapshot, no lock)."""
         return (
-            max(0, self._max_events - self._queued_events),
+            max(0, self._max_events - self._queued_events - len(self._inbox)),
             max(0, self._max_bytes - self._queued_bytes),
         )
 
@@ -1092,6 +1230,7 @@ class Engine:
                     self._wake()
                 self._draining = True
                 self._cond.notify_all()
+                self._size_inbox()
 
     def count_possible_duplicates(self, n: int) -> None:
         """Count adopted events that a gone process may have had stored already."""
@@ -1136,6 +1275,7 @@ class Engine:
         st.pending_bytes += size
         self._queued_events += 1
         self._queued_bytes += size
+        self._size_inbox()
         if self._asleep:
             self._wake()
 
@@ -1152,6 +1292,7 @@ class Engine:
             reporter = self._metrics
             if reporter is None or self._closed or self._pid != os.getpid():
                 return True
+            self._absorb()
             if not reporter.changed(self._metrics_figures()):
                 return True
             self._put_metrics()
