@@ -117,3 +117,24 @@ def test_botocore_serializes_and_validates_one_event_per_request_not_all(
 )
 def test_key_material_is_redacted_from_error_text(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+def test_the_sender_says_while_it_makes_its_client(client: Any) -> None:
+    seen: list[bool] = []
+
+    def factory() -> Any:
+        seen.append(sender.making_client)
+        return client
+
+    sender = BotoSender(client_factory=factory)
+    assert not sender.making_client
+    assert sender.client is client
+    assert seen == [True] and not sender.making_client
+
+    def failing() -> Any:
+        raise RuntimeError("no region")
+
+    broken = BotoSender(client_factory=failing)
+    with pytest.raises(RuntimeError):
+        _ = broken.client
+    assert not broken.making_client

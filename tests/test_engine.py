@@ -240,6 +240,34 @@ def test_past_half_full_with_a_request_under_way_a_log_call_yields_the_gil(
     engine.close(5)
 
 
+def test_past_half_full_while_the_client_is_made_every_log_call_yields_the_gil(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # botocore reads its files while it makes the client and waits for the GIL after
+    # each read: nothing can be sent before it is done, so a burst waits for it.
+    class MakingClient(SlowSender):
+        making_client = True
+
+    yields: List[float] = []
+    sleep = time.sleep
+    sender = MakingClient()
+    engine = make_engine(sender, max_queue_events=100, send_interval=0.01)
+    engine.submit("s", NOW, "first")
+    assert sender.started.wait(5)
+    monkeypatch.setattr(time, "sleep", lambda s: (yields.append(s), sleep(s)))
+    for i in range(48):
+        engine.submit("s", NOW, str(i))
+    assert yields == []  # below half full: the call costs nothing more
+    for i in range(20):  # a tight burst
+        engine.submit("s", NOW, str(i))
+    assert yields.count(0) == 20
+    monkeypatch.setattr(time, "sleep", sleep)
+    sender.making_client = False
+    sender.gate.set()
+    assert engine.flush(5)
+    engine.close(5)
+
+
 def test_flush_waits_only_for_what_was_queued_before_it() -> None:
     sender = MemorySender()
     engine = make_engine(sender)

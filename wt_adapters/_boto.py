@@ -266,6 +266,8 @@ class BotoSender:
         self._factory = client_factory
         self._client: Any = None
         self._client_lock = threading.Lock()
+        #: True while the client is being made (the engine lets a burst of log calls wait).
+        self.making_client = False
         if client is not None:
             self._use(client)
 
@@ -283,7 +285,11 @@ class BotoSender:
         with self._client_lock:
             if self._client is None:
                 assert self._factory is not None
-                self._use(self._factory())
+                self.making_client = True
+                try:
+                    self._use(self._factory())
+                finally:
+                    self.making_client = False
             return self._client
 
     @property

@@ -374,9 +374,12 @@ class Engine:
             # Past half full with a request (or the client's making) under way: let the
             # sender threads have the GIL. A thread that hardly ever blocks keeps it from
             # them otherwise, for seconds, until the queue overflows. At most once per
-            # `_YIELD_EVERY`, so that a stalled endpoint costs the caller next to nothing.
+            # `_YIELD_EVERY`, so that a stalled endpoint costs the caller next to nothing;
+            # on every call while the client is being made: that ends by itself, and
+            # nothing can be sent before it has (botocore reads its files meanwhile, and
+            # waits for the GIL after each read).
             now = time.monotonic()
-            if now >= self._next_yield:
+            if now >= self._next_yield or getattr(self.sender, "making_client", False):
                 self._next_yield = now + _YIELD_EVERY
                 time.sleep(0)
         return accepted
