@@ -30,6 +30,7 @@ DELIVERING = ("floor-submit", "floor-encode-submit", "ours-stdlib")
 ROWS = (
     ("stdlib-null", "stdlib, NullHandler"),
     ("floor-encode", "a handler that only encodes the dict"),
+    ("floor-encode-keep", "a handler that encodes and keeps the text in a deque"),
     ("floor-submit", "a handler that only submits a ready message to the engine"),
     ("floor-encode-submit", "a handler that encodes and submits: the floor"),
     ("ours-stdlib", "wt_adapters CloudWatchLogHandler"),

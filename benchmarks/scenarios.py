@@ -25,9 +25,10 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 RESULT_PREFIX = "BENCH-RESULT "
 
@@ -347,8 +348,11 @@ def _floor(part: str) -> Callable[[Dict[str, Any]], FrontEnd]:
     """A stdlib handler doing only `part` of what ours does per record (`benchmarks/floor.py`).
 
     "encode": the package's JSON encoder on the dict (orjson when installed);
-    "submit": the engine's submit of a ready message; "encode-submit": both, the
-    least any stdlib front end on this engine and encoder can do. Our handler is
+    "encode-keep": the encoder, its text kept in a bounded deque with the
+    record's stream and timestamp (the least any handler that queues an encoded
+    event can do, on any engine); "submit": the engine's submit of a ready
+    message; "encode-submit": both, the least any stdlib front end on this
+    engine and encoder can do. Our handler is
     made too, for its engine (delivering as usual), its flush and its counters.
     Not a way to log: a measure of what the front end's own work costs.
     """
@@ -366,6 +370,13 @@ def _floor(part: str) -> Callable[[Dict[str, Any]], FrontEnd]:
 
                 def handle(self, record: logging.LogRecord) -> bool:
                     encode(record.msg)
+                    return True
+
+            elif part == "encode-keep":
+                kept: Deque[Any] = deque(maxlen=100_000)  # freed as they go, as sending does
+
+                def handle(self, record: logging.LogRecord) -> bool:
+                    self.kept.append((stream, int(record.created * 1000), encode(record.msg)))
                     return True
 
             elif part == "submit":
@@ -405,6 +416,7 @@ FRONT_ENDS: Dict[str, Callable[[Dict[str, Any]], FrontEnd]] = {
     "ours-loguru-trace": _traced(ours_loguru, None),
     "ours-loguru-trace-otel": _traced(ours_loguru, "otel"),
     "floor-encode": _floor("encode"),
+    "floor-encode-keep": _floor("encode-keep"),
     "floor-submit": _floor("submit"),
     "floor-encode-submit": _floor("encode-submit"),
 }
