@@ -634,3 +634,114 @@ def test_a_fixed_stream_name_is_looked_up_by_logger(client: Any, group: str) -> 
         handler.close()
     assert namer.by_logger == {"app.fixed": f"app/{os.getpid()}"}
     assert messages(client, group, f"app/{os.getpid()}") == ['{"k":1}']
+
+
+def test_a_formatter_assigned_directly_is_used_for_dict_messages(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    handler = handler_for(client, group)
+    logger.addHandler(handler)
+    logger.info({"k": 1})
+    handler.formatter = logging.Formatter("%(levelname)s %(message)s")  # as watchtower users do
+    logger.info({"k": 2})
+    handler.formatter = CloudWatchLogFormatter()
+    logger.info({"k": 3})
+    handler.close()
+    assert messages(client, group) == ['{"k":1}', "INFO {'k': 2}", '{"k":3}']
+
+
+def test_formatter_settings_changed_after_logging_apply_to_the_next_dict(
+    client: Any, group: str, logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = handler_for(client, group)
+    formatter: Any = handler.formatter
+    logger.addHandler(handler)
+    logger.info({"n": 1})
+    formatter.add_log_record_attrs = ("levelname",)
+    logger.info({"n": 2})
+    formatter.add_log_record_attrs = ()
+    formatter.json_serialize_default = lambda o: "custom"
+    logger.info({"n": 3, "o": object()})
+    monkeypatch.setattr(CloudWatchLogFormatter, "add_log_record_attrs", ("levelno",))
+    del formatter.add_log_record_attrs  # the class attribute shows through again
+    logger.info({"n": 4})
+    handler.close()
+    assert [json.loads(m) for m in messages(client, group)] == [
+        {"n": 1},
+        {"n": 2, "levelname": "INFO"},
+        {"n": 3, "o": "custom"},
+        {"n": 4, "levelno": 20},
+    ]
+
+
+def test_emit_filter_or_format_set_on_the_instance_or_a_subclass_is_called(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    emitted, filtered = [], []
+    handler = handler_for(client, group, log_stream_name="a")
+    original_emit = handler.emit
+
+    def emit(record: logging.LogRecord) -> None:
+        emitted.append(record.msg)
+        original_emit(record)
+
+    class Filtering(CloudWatchLogHandler):
+        def filter(self, record: logging.LogRecord) -> Any:
+            filtered.append(record.msg)
+            return record.msg["n"] != 2  # type: ignore[index]
+
+    filtering = Filtering(log_group_name=group, log_stream_name="b", boto3_client=client)
+    formatted = handler_for(client, group, log_stream_name="c")
+    formatted.format = lambda record: "formatted"  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.addHandler(filtering)
+    logger.addHandler(formatted)
+    logger.info({"n": 1})
+    handler.emit = emit  # type: ignore[method-assign]
+    logger.info({"n": 2})
+    for h in (handler, filtering, formatted):
+        h.close()
+    assert emitted == [{"n": 2}] and filtered == [{"n": 1}, {"n": 2}]
+    assert messages(client, group, "a") == ['{"n":1}', '{"n":2}']
+    assert messages(client, group, "b") == ['{"n":1}']
+    assert messages(client, group, "c") == ["formatted", "formatted"]
+
+
+def test_shutting_down_set_by_hand_stops_and_restarts_shipping(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    handler = handler_for(client, group)
+    logger.addHandler(handler)
+    logger.info({"n": 1})
+    handler.shutting_down = True
+    with pytest.warns(WatchtowerWarning, match="after logging system shutdown"):
+        logger.info({"n": 2})
+    handler.shutting_down = False
+    logger.info({"n": 3})
+    handler.close()
+    assert messages(client, group) == ['{"n":1}', '{"n":3}']
+
+
+def test_dict_messages_get_per_record_stream_names_and_timestamps(
+    client: Any, group: str, logger: logging.Logger
+) -> None:
+    handler = handler_for(client, group, log_stream_name="{logger_name}/{thread_name}")
+    logger.addHandler(handler)
+    now = float(int(time.time()))
+    for n, created in enumerate((now + 0.9999999, now + 0.0005, now - 3600.0015)):
+        record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, {"n": n}, (), None)
+        record.created = created
+        logger.handle(record)
+    worker = threading.Thread(target=logger.info, args=({"n": 3},), name="worker:2")
+    worker.start()
+    worker.join()
+    handler.close()
+    events = sorted(read_events(client, group), key=lambda e: json.loads(e["message"])["n"])
+    assert [e["timestamp"] for e in events[:3]] == [
+        int((now + 0.9999999) * 1000),
+        int((now + 0.0005) * 1000),
+        int((now - 3600.0015) * 1000),
+    ]
+    assert [e["logStreamName"] for e in events] == [f"{logger.name}/MainThread"] * 3 + [
+        f"{logger.name}/worker2"
+    ]

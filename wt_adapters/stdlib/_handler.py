@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import warnings
 from typing import Any, Dict, Optional, Tuple
 
@@ -16,6 +17,12 @@ from .._rules import EVENT_OVERHEAD
 from .._streams import DEFAULT_LOG_STREAM_NAME
 from .._threads import MAX_NESTING, thread_state
 from ._formatter import CloudWatchLogFormatter
+
+#: `int` for the numbers a record's time can be, and quicker.
+_trunc = math.trunc
+
+#: The attributes whose assignment `CloudWatchLogHandler._refresh` looks at.
+_REFRESH = frozenset({"formatter", "shutting_down", "emit", "format", "filter"})
 
 #: Watchtower's deprecated aliases, positional after its options.
 _ALIASES = ("log_group", "stream_name")
@@ -84,6 +91,15 @@ class CloudWatchLogHandler(logging.Handler):
     shutting_down = True
     #: Whether `format` is `logging.Handler`'s (set for each subclass).
     _default_format = True
+    #: Whether `filter` is `logging.Handler`'s, and `emit` ours (set for each subclass).
+    _default_filter = True
+    _default_emit = True
+    #: Whether `handle` may skip `filter` (no filter but the SDK's), and `emit` skip
+    #: `format`, for this instance (see `_refresh`).
+    _own_filter = True
+    _own_format = True
+    #: The formatter when a dict message may skip `emit` (see `_refresh`), else None.
+    _fast: Optional[CloudWatchLogFormatter] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         options, handler_args, handler_kwargs = _split(args, kwargs)
@@ -94,7 +110,9 @@ class CloudWatchLogHandler(logging.Handler):
             setattr(self, name, value)
         self.json_serialize_default = destination.json_default
         self._stream_names = destination.stream_names
-        self._streams_by_logger = destination.stream_names.by_logger
+        by_logger = destination.stream_names.by_logger
+        # Never filled when None (a template with per-record fields): every look-up misses.
+        self._streams_by_logger: Dict[str, str] = {} if by_logger is None else by_logger
         self._submit = destination.submit
         self._destination = destination
         self.shutting_down = False
@@ -114,8 +132,43 @@ class CloudWatchLogHandler(logging.Handler):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # A subclass's own `format` must be called: no shortcut around it.
+        # A subclass's own `format`, `emit` or `filter` must be called: no shortcut around it.
         cls._default_format = cls.format is logging.Handler.format
+        cls._default_filter = cls.filter is logging.Handler.filter
+        cls._default_emit = cls.emit is CloudWatchLogHandler.emit
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _REFRESH:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        """Decide once, not per record, which calls `handle` may leave out.
+
+        `filter`, when neither the class nor the instance replaces it (the
+        filters themselves are looked at per record). `emit` and `format`, for
+        a dict message, when the handler is open, neither its class nor the
+        instance replaces them and the formatter is a `CloudWatchLogFormatter`
+        itself (its own settings, `add_log_record_attrs` and the encoder, are
+        read per record). Called whenever one of those attributes is assigned.
+        """
+        own = self.__dict__
+        own_filter = self._default_filter and "filter" not in own
+        own_format = self._default_format and "format" not in own
+        formatter = own.get("formatter")
+        fast = (
+            formatter
+            if type(formatter) is CloudWatchLogFormatter
+            and own_filter
+            and own_format
+            and self._default_emit
+            and "emit" not in own
+            and not self.shutting_down
+            else None
+        )
+        object.__setattr__(self, "_own_filter", own_filter)
+        object.__setattr__(self, "_own_format", own_format)
+        object.__setattr__(self, "_fast", fast)
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter and emit `record`, unless it comes from inside the delivery engine.
@@ -124,16 +177,37 @@ class CloudWatchLogHandler(logging.Handler):
         by botocore while sending can't deadlock against a caller.
         """
         # The guard of `_frontend.enter`/`leave`, inlined: it runs on every log call.
-        state = thread_state
-        depth = state.depth
-        if depth >= MAX_NESTING or state.in_engine:
+        # The thread's own dict of `thread_state` (an attribute missing from it has the
+        # class default): one thread-local look-up instead of four.
+        state = thread_state.__dict__
+        depth = state.get("depth", 0)
+        if depth >= MAX_NESTING or state.get("in_engine", False):
             return False
-        state.depth = depth + 1
+        state["depth"] = depth + 1
         try:
             filters = self.filters
-            if len(filters) == 1 and filters[0] is _boto_debug_filter:  # no filter of the user's
+            if len(filters) == 1 and filters[0] is _boto_debug_filter and self._own_filter:
                 if record.levelno <= DEBUG and is_sdk_noise(record.name, record.levelno):
                     return False
+                formatter = self._fast
+                msg = record.msg
+                if (
+                    formatter is not None
+                    and type(msg) is dict
+                    and not formatter.add_log_record_attrs
+                    and not record.exc_info
+                ):  # what emit does with a dict message, without the calls
+                    try:
+                        name, created = record.name, record.created
+                        stream = self._streams_by_logger.get(name)
+                        if stream is None:
+                            stream = self._stream_names(name, record.threadName or "", created)
+                        self._submit(stream, _trunc(created * 1000), formatter._encode(msg))
+                    except RecursionError:  # pragma: no cover - as stdlib handlers do
+                        raise
+                    except Exception:
+                        self.handleError(record)
+                    return True
                 rv: Any = True
             else:
                 rv = self.filter(record)
@@ -144,7 +218,7 @@ class CloudWatchLogHandler(logging.Handler):
             self.emit(record)
             return rv
         finally:
-            state.depth = depth
+            state["depth"] = depth
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue `record` for CloudWatch; never raises into the caller."""
@@ -152,19 +226,18 @@ class CloudWatchLogHandler(logging.Handler):
             if self.shutting_down:  # closed, or its constructor raised
                 report("Received message after logging system shutdown")
                 return
-            by_logger = self._streams_by_logger
-            stream = by_logger.get(record.name) if by_logger is not None else None
+            stream = self._streams_by_logger.get(record.name)
             if stream is None:
                 stream = self._stream_names(record.name, record.threadName or "", record.created)
             formatter = self.formatter
-            if type(formatter) is CloudWatchLogFormatter and self._default_format:
+            if type(formatter) is CloudWatchLogFormatter and self._own_format:
                 if (
                     type(record.msg) is dict
                     and not formatter.add_log_record_attrs
                     and not record.exc_info
                 ):  # what CloudWatchLogFormatter.format does with a dict, without the calls
                     message = formatter._encode(record.msg)
-                    self._submit(stream, int(record.created * 1000), message)
+                    self._submit(stream, _trunc(record.created * 1000), message)
                     return
                 render = formatter.format  # all that Handler.format would do
             else:
@@ -172,13 +245,13 @@ class CloudWatchLogHandler(logging.Handler):
             try:
                 message = render(record)
             except Exception as e:  # ship what can be said of it, and report as logging does
-                self._submit(stream, int(record.created * 1000), _fallback_message(record, e))
+                self._submit(stream, _trunc(record.created * 1000), _fallback_message(record, e))
                 self.handleError(record)
                 return
             if not message or record.__dict__.get("message", message) == "":  # as watchtower
                 report("Received empty message. Empty messages cannot be sent to CloudWatch Logs")
                 return
-            self._submit(stream, int(record.created * 1000), message)
+            self._submit(stream, _trunc(record.created * 1000), message)
         except RecursionError:  # pragma: no cover - as stdlib handlers do
             raise
         except Exception:
