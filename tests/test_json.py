@@ -126,6 +126,63 @@ def test_any_value_gives_valid_json(library: str, value: Any) -> None:
     strict_loads(dumps(value, library=library))
 
 
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_the_orjson_path_gives_the_standard_library_paths_json_value_for_any_value(
+    value: Any,
+) -> None:
+    # NaN and infinities included: both write them as the same strings.
+    orjson_value = same_keys(strict_loads(dumps(value, library="orjson")))
+    assert orjson_value == same_keys(strict_loads(dumps(value, library="json")))
+
+
+def naive_has_non_finite(value: Any, keys: bool) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        children = [*value, *value.values()] if keys else list(value.values())
+        return any(naive_has_non_finite(c, keys) for c in children)
+    if isinstance(value, (list, tuple)):
+        return any(naive_has_non_finite(c, keys) for c in value)
+    return False
+
+
+class Number(float):
+    pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.one_of(scalars, st.floats().map(Number)),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.tuples(inner, inner),
+            st.dictionaries(st.one_of(keys, st.floats()), inner, max_size=4),
+        ),
+        max_leaves=20,
+    ),
+    st.booleans(),
+)
+def test_the_non_finite_check_finds_every_nan_and_infinity(value: Any, keys: bool) -> None:
+    assert _json._has_non_finite(value, keys) is naive_has_non_finite(value, keys)
+
+
+@pytest.mark.parametrize("where", ["value", "nested", "list", "key"])
+def test_a_nan_beside_none_still_becomes_a_string(where: str) -> None:
+    nan = math.nan
+    value: Any = {
+        "value": {"none": None, "x": nan},
+        "nested": {"none": None, "a": {"b": [1, {"c": nan}]}},
+        "list": [None, "s", 1, [nan]],
+        "key": {None: 1, nan: "v"},
+    }[where]
+    assert "NaN" in dumps(value, library="orjson")
+    assert strict_loads(dumps(value, library="orjson")) == strict_loads(
+        dumps(value, library="json")
+    )
+
+
 # ------------------------------------------------------------- hard values
 
 
