@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import warnings
 from typing import Any, List
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wt_adapters import WatchtowerWarning, _frontend, _report
 from wt_adapters._threads import MAX_NESTING, thread_state
@@ -164,3 +167,17 @@ def test_each_front_end_applies_the_guard_as_enter_and_leave_define_it(front_end
         finally:
             done()
         assert [e["n"] for e in events.events("guard")] == [1, 4]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=-1e300, max_value=1e300))
+def test_an_events_milliseconds_are_watchtowers_int_of_seconds_times_1000(seconds: float) -> None:
+    assert _frontend.trunc(seconds * 1000) == int(seconds * 1000)
+
+
+def test_milliseconds_of_a_time_that_is_no_number_fail_as_int_fails() -> None:
+    for seconds in (math.nan, math.inf, -math.inf):
+        with pytest.raises((ValueError, OverflowError)) as trunc_error:
+            _frontend.trunc(seconds * 1000)
+        with pytest.raises(trunc_error.type):
+            int(seconds * 1000)

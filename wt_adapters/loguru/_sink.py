@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from .._destination import Destination, Options
 from .._frontend import DEBUG, is_sdk_noise
+from .._frontend import trunc as _trunc
 from .._registry import FLUSH_TIMEOUT
 from .._report import report
 from .._threads import MAX_NESTING, thread_state
@@ -53,18 +54,22 @@ class CloudWatchSink:
     def __init__(self, destination: Destination) -> None:
         self._destination = destination
         self._stream_names = destination.stream_names
-        self._by_logger = destination.stream_names.by_logger
+        by_logger = destination.stream_names.by_logger
+        # Never filled when None (a template with per-record fields): every look-up misses.
+        self._by_logger: Dict[str, str] = {} if by_logger is None else by_logger
         self._encode = destination.encode
         self._submit = destination.submit
 
     def write(self, message: Message) -> None:
         """Queue one loguru message for CloudWatch; never raises."""
         # The guard of `_frontend.enter`/`leave`, inlined: it runs on every log call.
-        state = thread_state
-        depth = state.depth
-        if depth >= MAX_NESTING or state.in_engine:
+        # The thread's own dict of `thread_state` (an attribute missing from it has the
+        # class default): one thread-local look-up instead of four.
+        state = thread_state.__dict__
+        depth = state.get("depth", 0)
+        if depth >= MAX_NESTING or state.get("in_engine", False):
             return
-        state.depth = depth + 1
+        state["depth"] = depth + 1
         try:
             if self._destination.closed:
                 report("Received message after CloudWatchSink.close()")
@@ -76,8 +81,7 @@ class CloudWatchSink:
                 if level <= DEBUG and is_sdk_noise(name, level):
                     return
                 created = record["time"].timestamp()
-                by_logger = self._by_logger
-                stream = by_logger.get(name) if by_logger is not None else None
+                stream = self._by_logger.get(name)
                 if stream is None:
                     stream = self._stream_names(name, record["thread"].name, created)
                 body = self._encode(_event(record, message))
@@ -85,9 +89,9 @@ class CloudWatchSink:
                 created = time.time()
                 stream = self._stream_names("", "", created)
                 body = self._encode({"message": str(message), "error": f"unreadable record: {e!r}"})
-            self._submit(stream, int(created * 1000), body)
+            self._submit(stream, _trunc(created * 1000), body)
         finally:
-            state.depth = depth
+            state["depth"] = depth
 
     def flush_to_cloudwatch(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
         """Send everything queued so far; return whether that finished within `timeout` seconds.

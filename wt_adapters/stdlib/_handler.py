@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import warnings
 from typing import Any, Dict, Optional, Tuple
 
 from .._destination import Destination
 from .._errors import WatchtowerError
 from .._frontend import DEBUG, is_sdk_noise
+from .._frontend import trunc as _trunc
 from .._options import DEFAULT_LOG_GROUP_NAME, OPTIONS, POSITIONAL, resolve
 from .._report import report
 from .._rules import EVENT_OVERHEAD
 from .._streams import DEFAULT_LOG_STREAM_NAME
 from .._threads import MAX_NESTING, thread_state
 from ._formatter import CloudWatchLogFormatter
-
-#: `int` for the numbers a record's time can be, and quicker.
-_trunc = math.trunc
 
 #: The attributes whose assignment `CloudWatchLogHandler._refresh` looks at.
 _REFRESH = frozenset({"formatter", "shutting_down", "emit", "format", "filter"})

@@ -14,6 +14,7 @@ from structlog.exceptions import DropEvent
 from structlog.processors import format_exc_info
 
 from .._destination import Destination, Options
+from .._frontend import trunc as _trunc
 from .._registry import FLUSH_TIMEOUT
 from .._report import report
 from .._threads import MAX_NESTING, thread_state
@@ -66,19 +67,23 @@ class CloudWatchRenderer:
         self.write_locally = bool(write_locally)
         self._encode = self._destination.encode
         self._stream_names = self._destination.stream_names
-        self._by_logger = self._stream_names.by_logger
+        by_logger = self._stream_names.by_logger
+        # Never filled when None (a template with per-record fields): every look-up misses.
+        self._by_logger: Dict[str, str] = {} if by_logger is None else by_logger
         self._submit = self._destination.submit
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         """Queue `event_dict` for CloudWatch; return its JSON text (or raise `DropEvent`)."""
         # The guard of `_frontend.enter`/`leave`, inlined: it runs on every log call.
-        state = thread_state
-        depth = state.depth
+        # The thread's own dict of `thread_state` (an attribute missing from it has the
+        # class default): one thread-local look-up instead of four.
+        state = thread_state.__dict__
+        depth = state.get("depth", 0)
         if depth >= MAX_NESTING:
             raise DropEvent
-        ship = not state.in_engine
+        ship = not state.get("in_engine", False)
         now = time.time()
-        state.depth = depth + 1
+        state["depth"] = depth + 1
         try:
             if "exc_info" in event_dict:
                 event_dict = _render_exc_info(logger, method_name, event_dict)
@@ -93,15 +98,14 @@ class CloudWatchRenderer:
                     if not isinstance(name, str) or not name:
                         name = getattr(logger, "name", None)
                         name = name if isinstance(name, str) and name else "root"
-                    by_logger = self._by_logger
-                    stream = by_logger.get(name) if by_logger is not None else None
+                    stream = self._by_logger.get(name)
                     if stream is None:
                         stream = self._stream_names(name, threading.current_thread().name, now)
-                    self._submit(stream, int(now * 1000), message)
+                    self._submit(stream, _trunc(now * 1000), message)
                 except Exception as e:  # a template that fails for this name: warn, never raise
                     report(f"Could not queue a log event for CloudWatch: {e!r}")
         finally:
-            state.depth = depth
+            state["depth"] = depth
         if self.write_locally:
             return message
         raise DropEvent
