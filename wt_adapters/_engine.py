@@ -379,7 +379,7 @@ class Engine:
             # nothing can be sent before it has (botocore reads its files meanwhile, and
             # waits for the GIL after each read).
             now = time.monotonic()
-            if now >= self._next_yield or getattr(self.sender, "making_client", False):
+            if now >= self._next_yield or self.sender.making_client:
                 self._next_yield = now + _YIELD_EVERY
                 time.sleep(0)
         return accepted

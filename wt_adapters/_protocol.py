@@ -48,6 +48,9 @@ class SendError(Exception):
 class Sender(Protocol):
     """Makes the CloudWatch Logs calls the engine needs."""
 
+    #: True while the sender makes its client, before which no call can go out.
+    making_client: bool
+
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
         """Send one batch; return the response's `rejectedLogEventsInfo` (or {})."""
 

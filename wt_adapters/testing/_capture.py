@@ -96,6 +96,8 @@ class CaptureSender(MemorySender):
 class _NullSender:
     """Takes every call and keeps nothing: for engines made during a capture, after it."""
 
+    making_client = False
+
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
         return {}
 
