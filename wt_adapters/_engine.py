@@ -334,37 +334,8 @@ class Engine:
             ):
                 accepted = True  # on disk only, loaded back as the queue drains
             elif fits or self._make_room(size):
-                st = self._streams.get(stream)
-                if st is None:
-                    st = self._add_stream(stream)
-                pending = st.pending
-                arrival = st.arrivals
-                if spool is None or self._spool_buf_bytes + size > self._spool_room:
-                    pending.append((timestamp, message, size, arrival, -1))  # memory only
-                else:  # the spool thread writes it (this adds no system call)
-                    seq = self._spool_next
-                    self._spool_next = seq + 1
-                    item = (timestamp, message, size, arrival, seq)
-                    pending.append(item)
-                    buf = self._spool_buf
-                    buf.append(stream)
-                    buf.append(item)
-                    self._spool_buf_bytes += size
-                st.arrivals = arrival + 1  # also the stream's count of events enqueued
-                nbytes = st.pending_bytes = st.pending_bytes + size
-                queued = self._queued_events = self._queued_events + 1
-                self._queued_bytes += size
-                if self._asleep:
-                    self._wake()
-                elif len(pending) == self._batch_count or (
-                    nbytes >= self._batch_bytes > nbytes - size
-                ):
-                    self._cond.notify()  # a full batch to send
-                elif queued >= self._half_events and not self._draining:
-                    # Half full (by bytes, the senders see it when they next look):
-                    # send every stream now.
-                    self._draining = True
-                    self._cond.notify()
+                self._inbox.append((stream, timestamp, message, size))
+                self._absorb()  # admitted: queued as the inbox's events are
                 accepted = True
             else:
                 accepted = False
@@ -425,8 +396,9 @@ class Engine:
         """Move the inbox's events to their streams, and wake or notify as needed (lock held).
 
         Their room was checked when they were handed in (`_inbox_room` keeps the
-        inbox within half the queue's room), so each is taken as it is. Once
-        closed, only `close` itself (`closing`) takes any.
+        inbox within half the queue's room, and `_submit_locked` admits each of
+        its own), so each is taken as it is. Once closed, only `close` itself
+        (`closing`) takes any.
         """
         if self._closed and not closing:
             return
@@ -447,7 +419,7 @@ class Engine:
                 arrival = st.arrivals
                 if spool is None or self._spool_buf_bytes + size > self._spool_room:
                     st.pending.append((timestamp, message, size, arrival, -1))  # memory only
-                else:  # the spool thread writes it
+                else:  # the spool thread writes it (this adds no system call)
                     seq = self._spool_next
                     self._spool_next = seq + 1
                     item = (timestamp, message, size, arrival, seq)
@@ -456,10 +428,10 @@ class Engine:
                     buf.append(stream)
                     buf.append(item)
                     self._spool_buf_bytes += size
-                st.arrivals = arrival + 1
+                st.arrivals = arrival + 1  # also the stream's count of events enqueued
                 nbytes = st.pending_bytes = st.pending_bytes + size
-                if len(st.pending) >= batch_count or nbytes >= batch_bytes:
-                    full = True
+                if len(st.pending) == batch_count or nbytes >= batch_bytes > nbytes - size:
+                    full = True  # this event made a full batch
                 added += size
             self._queued_events += n
             self._queued_bytes += added
@@ -1178,7 +1150,6 @@ class Engine:
     def spool_collect(self, spool: _spool.Spool) -> List[Any]:
         """Give the spool the events handed over since it last looked: [stream, item, ...]."""
         with self._lock:
-            buf = self._spool_buf
             if self._pid != os.getpid():  # in a fork child: not yet started afresh
                 return []
             self._absorb()
