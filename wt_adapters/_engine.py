@@ -478,7 +478,10 @@ class Engine:
                     break
                 self._cond.wait(left)
             else:
-                return True
+                if not self._closed:
+                    return True
+                self._ledger.drop("closed", 1)  # while it waited for room
+                return False
         elif s.queue_overflow == DROP_OLDEST:
             while self._queued_events >= s.max_queue_events or (
                 self._queued_bytes + size > s.max_queue_bytes
