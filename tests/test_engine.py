@@ -13,6 +13,7 @@ import pytest
 from helpers import wait_for, warned
 
 from wt_adapters import WatchtowerWarning
+from wt_adapters._destination import build_engine
 from wt_adapters._engine import Engine
 from wt_adapters._memory import MemorySender, request_problem
 from wt_adapters._protocol import ErrorKind, SendError
@@ -24,7 +25,7 @@ NOW = int(time.time() * 1000)
 
 def make_engine(sender: Optional[Any] = None, **options: Any) -> Engine:
     options.setdefault("log_group_name", "g")
-    return Engine(Settings(**options), sender or MemorySender())
+    return build_engine(Settings(**options), sender or MemorySender())
 
 
 @pytest.fixture
@@ -562,7 +563,7 @@ def test_send_now_gives_up_on_an_invalid_event_at_once() -> None:
 
 
 def test_a_fork_waits_for_the_request_under_way_and_holds_new_ones() -> None:
-    from wt_adapters import _registry
+    from wt_adapters import _lifecycle
 
     sender = SlowSender()
     engine = make_engine(sender)
@@ -571,19 +572,19 @@ def test_a_fork_waits_for_the_request_under_way_and_holds_new_ones() -> None:
     assert sender.started.wait(5)  # a sender thread is in the middle of a request
     threading.Timer(0.2, sender.gate.set).start()
     started = time.monotonic()
-    _registry._before_fork()  # what os.fork() runs first
+    _lifecycle._before_fork()  # what os.fork() runs first
     try:
         waited = time.monotonic() - started
         assert engine._busy == 0  # the request ended before the fork could go on
-        assert 0.1 < waited < _registry.FORK_PAUSE + 0.5
+        assert 0.1 < waited < _lifecycle.FORK_PAUSE + 0.5
     finally:
-        _registry._after_fork_in_parent()
+        _lifecycle._after_fork_in_parent()
     assert engine.close(5)
     assert [m for _, _, m in sender.events("g")] == ["x"]
 
 
 def test_a_fork_waits_no_longer_than_its_pause_for_a_request_that_hangs() -> None:
-    from wt_adapters import _registry
+    from wt_adapters import _lifecycle
 
     sender = SlowSender()  # never released until the end
     engine = make_engine(sender)
@@ -591,9 +592,9 @@ def test_a_fork_waits_no_longer_than_its_pause_for_a_request_that_hangs() -> Non
     engine.flush(0.2)
     assert sender.started.wait(5)
     started = time.monotonic()
-    _registry._before_fork()
-    _registry._after_fork_in_parent()
-    assert time.monotonic() - started < _registry.FORK_PAUSE + 0.5
+    _lifecycle._before_fork()
+    _lifecycle._after_fork_in_parent()
+    assert time.monotonic() - started < _lifecycle.FORK_PAUSE + 0.5
     sender.gate.set()
     assert engine.close(5)
 

@@ -7,7 +7,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wt_adapters._engine import Engine
+from wt_adapters._destination import build_engine
 from wt_adapters._memory import MemorySender, request_problem
 from wt_adapters._settings import Settings
 
@@ -34,7 +34,7 @@ def test_every_request_is_valid_and_every_event_arrives(
     events: list[tuple[str, int, str]], max_batch_count: int, max_batch_size: int
 ) -> None:
     sender = MemorySender()
-    engine = Engine(
+    engine = build_engine(
         Settings(
             log_group_name="g",
             max_batch_count=max_batch_count,

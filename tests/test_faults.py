@@ -17,7 +17,7 @@ from faultproxy import FaultProxy
 from helpers import host_and_port, make_client, read_events, run_python, wait_for, warned
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning
-from wt_adapters._engine import Engine
+from wt_adapters._destination import build_engine
 from wt_adapters._memory import MemorySender
 from wt_adapters._protocol import ErrorKind, SendError
 from wt_adapters._settings import Settings
@@ -160,7 +160,7 @@ class StreamFailingSender(MemorySender):
 
 def test_other_streams_flow_while_one_backs_off_and_then_it_delivers_everything() -> None:
     sender = StreamFailingSender()
-    engine = Engine(Settings(log_group_name="g", send_interval=0.02, max_batch_count=10), sender)
+    engine = build_engine(Settings(log_group_name="g", send_interval=0.02, max_batch_count=10), sender)
     now = int(time.time() * 1000)
     for i in range(100):
         engine.submit("slow", now, f"slow {i}")
@@ -184,7 +184,7 @@ class RejectingSender(MemorySender):
 
 
 def test_partial_rejections_are_counted_per_reason_and_warned_once() -> None:
-    engine = Engine(Settings(log_group_name="g", max_batch_count=10), RejectingSender())
+    engine = build_engine(Settings(log_group_name="g", max_batch_count=10), RejectingSender())
     now = int(time.time() * 1000)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -26,8 +26,8 @@ import pytest
 from faultproxy import FaultProxy
 from helpers import free_port, messages, subprocess_env, wait_for
 
-from wt_adapters import CloudWatchLogHandler, WatchtowerError, WatchtowerWarning, _spool
-from wt_adapters._engine import Engine
+from wt_adapters import CloudWatchLogHandler, WatchtowerError, WatchtowerWarning, _recovery, _spool
+from wt_adapters._destination import build_engine
 from wt_adapters._memory import MemorySender
 from wt_adapters._settings import Settings
 
@@ -200,7 +200,7 @@ def test_a_segment_with_a_torn_last_record_is_read_up_to_it_and_counted(
     waiting = _spool.summary(tmp_path)
     assert waiting.events == 300 and waiting.torn == 1
 
-    counts = _spool.deliver(tmp_path, endpoint_url=endpoint, timeout=30)
+    counts = _recovery.deliver(tmp_path, endpoint_url=endpoint, timeout=30)
     assert counts["torn"] == 1 and counts["adopted"] == 300 and counts["delivered"], counts
     assert sorted(messages(client, group, "s")) == sorted(f"record {i}" for i in range(300))
     assert segments(tmp_path) == []
@@ -232,7 +232,7 @@ def test_acked_events_are_not_sent_again_and_sending_ones_are_counted(tmp_path: 
     assert waiting.events == 4 and waiting.possible_duplicates == 2
     sender = MemorySender()
     settings = Settings("other", spool_dir=str(tmp_path), send_interval=0.05)
-    engine = Engine(settings, sender, lambda group: Engine(Settings(group, spool_dir=str(tmp_path),
+    engine = build_engine(settings, sender, lambda group: build_engine(Settings(group, spool_dir=str(tmp_path),
                     send_interval=0.05), sender))  # fmt: skip
     assert engine.spool is not None
     assert engine.spool.adopt_now(10)
@@ -563,7 +563,7 @@ def test_a_batch_maybe_stored_before_a_kill_is_sent_again_and_counted(
     kill(writer)
     assert _spool.summary(tmp_path).possible_duplicates == 300
 
-    counts = _spool.deliver(tmp_path, endpoint_url=endpoint, timeout=30)
+    counts = _recovery.deliver(tmp_path, endpoint_url=endpoint, timeout=30)
     assert counts["delivered"] and counts["adopted"] == 300, counts
     assert counts["possible_duplicates"] == 300
     stored = messages(client, group, "s")

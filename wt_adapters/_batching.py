@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Deque, List, Tuple
+from typing import Deque, List
 
+from ._ports import QueuedEvent
 from ._rules import MAX_BATCH_SPAN_MS, MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
 
-#: A queued event: (timestamp ms, message, size in bytes with overhead, arrival number,
-#: sequence number in the disk spool or -1).
-Item = Tuple[int, str, int, int, int]
+#: A queued event.
+Item = QueuedEvent
 
 _by_timestamp = itemgetter(0)
 _by_arrival = itemgetter(3)

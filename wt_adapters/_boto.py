@@ -19,6 +19,7 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
+from ._endpoints import endpoint_from_env
 from ._errors import WatchtowerError
 from ._protocol import ErrorKind, Event, SendError
 
@@ -83,8 +84,6 @@ def make_client(*, profile_name: Optional[str] = None, endpoint_url: Optional[st
     ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` is true. ``AWS_ENDPOINT_URL_LOGS``
     (read by wt_adapters alone, not by boto3) is the last fallback.
     """
-    from ._destination import endpoint_from_env
-
     endpoint = endpoint_url or endpoint_from_env()
     try:
         session = boto3.session.Session(profile_name=profile_name)

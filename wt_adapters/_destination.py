@@ -7,6 +7,8 @@ from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
 
+from . import _lifecycle, _registry, _spool
+from ._endpoints import endpoint_key
 from ._engine import Engine
 from ._json import encoder
 from ._json import json_serialize_default as _default_serializer
@@ -16,55 +18,34 @@ from ._registry import FLUSH_TIMEOUT, shared_engine
 from ._report import remember_origin
 from ._retry import RetryPolicy
 from ._settings import LOG_GROUP_PARAMETERS, Settings
+from ._signals import flush_on_sigterm
 from ._streams import StreamNamer
 from ._trace import tracing
 
-__all__ = ["DEFAULT_LOG_GROUP_NAME", "Destination", "Options", "endpoint_from_env"]
+__all__ = ["DEFAULT_LOG_GROUP_NAME", "Destination", "Options", "build_engine"]
 
-#: The environment variables botocore reads for a CloudWatch Logs endpoint, in order
-#: (it also reads the ``services`` section of ~/.aws/config).
-BOTOCORE_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL")
-#: Read by wt_adapters alone (boto3 does not), when none of botocore's variables is set.
-FALLBACK_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_LOGS"
-#: Every variable that can point the clients wt_adapters makes at an endpoint, in order.
-ENDPOINT_VARIABLES = (*BOTOCORE_ENDPOINT_VARIABLES, FALLBACK_ENDPOINT_VARIABLE)
+def build_engine(
+    settings: Settings,
+    sender: Sender,
+    make_engine_for: Optional[Callable[[str], Engine]] = None,
+) -> Engine:
+    """Make an engine, with the spool of its ``spool_dir`` if it has one, known to the process.
 
-
-def _ignoring_configured_endpoints() -> bool:
-    return os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() == "true"
-
-
-def endpoint_from_env() -> Optional[str]:
-    """Return the endpoint URL wt_adapters itself must pass to botocore, if any.
-
-    botocore resolves its own variables and ~/.aws/config; this returns only
-    the `FALLBACK_ENDPOINT_VARIABLE`, when botocore has no variable of its own
-    and configured endpoints are not being ignored.
+    `make_engine_for(group)` gives the engine for another log group's events
+    adopted from the spool (the same options, another group).
     """
-    if _ignoring_configured_endpoints():
-        return None
-    if any(os.environ.get(name) for name in BOTOCORE_ENDPOINT_VARIABLES):
-        return None
-    return os.environ.get(FALLBACK_ENDPOINT_VARIABLE) or None
-
-
-def configured_endpoint() -> Optional[str]:
-    """The endpoint URL an environment variable names for clients made now, if any."""
-    if _ignoring_configured_endpoints():
-        return None
-    for name in ENDPOINT_VARIABLES:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
-def _endpoint_key() -> Any:
-    """What in the environment decides the endpoint of a client made now (for sharing)."""
-    return (
-        _ignoring_configured_endpoints(),
-        tuple(os.environ.get(name) for name in ENDPOINT_VARIABLES),
-    )
+    engine = Engine(settings, sender, on_close=_registry.forget)
+    if settings.spool_dir is not None:
+        spool, first_seq = _spool.attach(
+            engine,
+            settings.spool_dir,
+            settings.spool_max_bytes,
+            settings.spool_sync_interval,
+            make_engine_for,
+        )
+        engine.use_spool(spool, first_seq)
+    _lifecycle.register(engine)
+    return engine
 
 
 #: Set by `wt_adapters.testing` to route every new destination somewhere else.
@@ -127,8 +108,6 @@ class Destination:
         values = resolve(options)
         self.values: Dict[str, Any] = values
         if values["flush_on_sigterm"]:
-            from ._signals import flush_on_sigterm
-
             flush_on_sigterm()
         boto3_client = values["boto3_client"]
         boto3_profile_name = values["boto3_profile_name"]
@@ -161,7 +140,7 @@ class Destination:
 
                 check_profile(boto3_profile_name)
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            key = ("profile", boto3_profile_name, endpoint_url, _endpoint_key(), region)
+            key = ("profile", boto3_profile_name, endpoint_url, endpoint_key(), region)
 
             def make_sender() -> Sender:
                 # The client is made on the first request: constructing needs no region.
@@ -178,11 +157,13 @@ class Destination:
         def engine_for(group: str) -> Engine:
             """The engine for another log group's events, adopted from the spool."""
             other = replace(settings, log_group_name=group)
-            return shared_engine(key, other, lambda: Engine(other, make_sender(), engine_for))
+            return shared_engine(
+                key, other, lambda: build_engine(other, make_sender(), engine_for)
+            )
 
         make_engine_for = engine_for if settings.spool_dir is not None else None
         self.engine: Engine = shared_engine(
-            key, settings, lambda: Engine(settings, make_sender(), make_engine_for)
+            key, settings, lambda: build_engine(settings, make_sender(), make_engine_for)
         )
         remember_origin(self.engine)
         #: True once `close` was called.

@@ -32,9 +32,8 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from . import _registry, _spool
 from ._batching import Item, take_batch
 from ._concurrency import AdaptiveLimit
 from ._delivery import (
@@ -54,6 +53,7 @@ from ._errors import WatchtowerWarning
 from ._ledger import Ledger
 from ._messages import prepare_message, warn_empty
 from ._metrics import MetricsReporter, OwnLedger
+from ._ports import NO_SPOOL, Durability, Handover, LoadedEvent, QueuedEvent
 from ._protocol import ErrorKind, Sender
 from ._report import report
 from ._rules import EVENT_OVERHEAD
@@ -167,10 +167,11 @@ class Engine:
         self,
         settings: Settings,
         sender: Sender,
-        make_engine_for: Optional[Callable[[str], Engine]] = None,
+        *,
+        on_close: Callable[[Engine], None] = lambda engine: None,
     ) -> None:
-        """Make an engine; with ``spool_dir``, `make_engine_for(group)` gives the engine
-        for another log group's adopted events (the same options, another group)."""
+        """Make an engine; `on_close(engine)` is called as `close` begins (the registry
+        stops handing it out). The wiring gives it a spool with `use_spool`."""
         self.settings = settings
         self.sender = sender
         # Copies of the settings the hot path reads, as plain attributes.
@@ -187,15 +188,30 @@ class Engine:
         self._next_yield = 0.0
         self._known: Set[str] = set()
         self._sender_stale = False
-        self._init_state()
-        #: The disk spool (``spool_dir``), shared with the process's other engines naming it.
-        self.spool: Optional[_spool.Spool] = None
+        self._on_close = on_close
+        #: The disk spool (``spool_dir``), shared with the process's other engines naming
+        #: it; `NO_SPOOL` without one.
+        self.spool: Durability = NO_SPOOL
+        self._spool_first = 0
         #: Events left on disk by `close` for the next process, not counted as dropped.
         self._spool_left = 0
-        if settings.spool_dir is not None:
-            self.spool, self._spool_first = _spool.attach(self, make_engine_for)
+        self._init_state()
+
+    def use_spool(self, spool: Durability, first_seq: int) -> None:
+        """Hand every event accepted from now on to `spool` too, numbered from `first_seq`."""
+        with self._lock:
+            self.spool = spool
+            self._spool_first = first_seq
             self._init_spooling()
-        _registry.register(self)
+
+    @property
+    def group(self) -> str:
+        """The log group this engine delivers to."""
+        return self._group
+
+    def half_queue(self) -> Tuple[int, int]:
+        """Half the queue's limits: (events, bytes)."""
+        return self.settings.max_queue_events // 2, self.settings.max_queue_bytes // 2
 
     def _init_state(self) -> None:
         self._lock = threading.Lock()
@@ -247,17 +263,18 @@ class Engine:
         self._init_spooling()
 
     def _init_spooling(self) -> None:
-        #: The spool events are handed to: None without one, or once it is off.
-        self._spool_on = getattr(self, "spool", None)
-        #: Events for the spool thread to write: [stream, item, stream, item, ...].
-        self._spool_buf: List[Any] = []
-        self._spool_next = getattr(self, "_spool_first", 0)
+        spool = self.spool
+        #: Whether events are handed to the spool: not without one, nor once it is off.
+        self._spooling = spool.off is None
+        #: Events for the spool thread to write.
+        self._spool_buf: List[Handover] = []
+        self._spool_next = self._spool_first
         #: Events in `_spool_buf` to be kept on disk only; bytes of all in it.
         self._spool_held = 0
         self._spool_buf_bytes = 0
-        #: Bytes the spool had room for when it last looked (``spool_max_bytes`` less its files).
-        spool = self._spool_on
-        self._spool_room = 0 if spool is None else spool.max_bytes - spool.disk_bytes
+        #: Bytes the spool had room for when it last looked (``spool_max_bytes`` less its
+        #: files): 0 when events are not handed to it.
+        self._spool_room = spool.max_bytes - spool.disk_bytes if self._spooling else 0
 
     # ------------------------------------------------------------------ callers
 
@@ -320,18 +337,13 @@ class Engine:
         """Admit one event under the lock, with the queue's limits and the overflow policy."""
         with self._lock:
             self._absorb()  # the events handed in before this one go first
-            spool = self._spool_on
             fits = self._queued_events < self._max_events and (
                 self._queued_bytes + size <= self._max_bytes
             )
             if self._closed:
                 self._ledger.drop("closed", 1)
                 accepted = False
-            elif (
-                not fits
-                and spool is not None
-                and self._hold(spool, stream, timestamp, message, size)
-            ):
+            elif not fits and self._hold(stream, timestamp, message, size):
                 accepted = True  # on disk only, loaded back as the queue drains
             elif fits or self._make_room(size):
                 self._inbox.append((stream, timestamp, message, size))
@@ -385,8 +397,8 @@ class Engine:
         """Wake a sender thread for a first event, starting one if there is none (lock held)."""
         self._asleep = False
         self._next_tick = time.monotonic() + self.settings.send_interval
-        if self._spool_on is not None and self._spool_on.needs_thread:
-            self._spool_on.start_in_child()  # the first event in a forked child
+        if self.spool.needs_thread:
+            self.spool.start_in_child()  # the first event in a forked child
         if self._workers:
             self._cond.notify()
         else:
@@ -407,7 +419,6 @@ class Engine:
         if n:
             pop = inbox.popleft
             streams = self._streams
-            spool = self._spool_on
             batch_count, batch_bytes = self._batch_count, self._batch_bytes
             full = False
             added = 0
@@ -417,16 +428,14 @@ class Engine:
                 if st is None:
                     st = self._add_stream(stream)
                 arrival = st.arrivals
-                if spool is None or self._spool_buf_bytes + size > self._spool_room:
-                    st.pending.append((timestamp, message, size, arrival, -1))  # memory only
+                if self._spool_buf_bytes + size > self._spool_room:  # no spool, or no room
+                    st.pending.append(QueuedEvent(timestamp, message, size, arrival, -1))
                 else:  # the spool thread writes it (this adds no system call)
                     seq = self._spool_next
                     self._spool_next = seq + 1
-                    item = (timestamp, message, size, arrival, seq)
+                    item = QueuedEvent(timestamp, message, size, arrival, seq)
                     st.pending.append(item)
-                    buf = self._spool_buf
-                    buf.append(stream)
-                    buf.append(item)
+                    self._spool_buf.append(Handover(stream, item, False))
                     self._spool_buf_bytes += size
                 st.arrivals = arrival + 1  # also the stream's count of events enqueued
                 nbytes = st.pending_bytes = st.pending_bytes + size
@@ -493,8 +502,8 @@ class Engine:
                 if victim is None:
                     break  # all that is queued is in batches already taken
                 old = victim.pending.popleft()
-                if old[4] >= 0 and self.spool is not None:
-                    self.spool.settle([old[4]])
+                if old.seq >= 0:
+                    self.spool.settle([old.seq])
                 victim.pending_bytes -= old[2]
                 self._queued_events -= 1
                 self._queued_bytes -= old[2]
@@ -517,7 +526,7 @@ class Engine:
         done = self._flush_queued(deadline, grace)
         spool = self.spool
         # Events held on disk only (the queue was full) are loaded back as it drains.
-        while done and spool is not None and self.disk_waiting() > 0:
+        while done and self.disk_waiting() > 0:
             if spool.off is not None or self._closed or spool.closed:
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -534,7 +543,7 @@ class Engine:
         An endpoint that never answers looks slow, not down; with the events on
         disk, exit need not wait the whole deadline for it.
         """
-        if self._spool_on is None or now - max(self._last_progress, since) < grace:
+        if not self._spooling or now - max(self._last_progress, since) < grace:
             return False
         for st in self._streams.values():
             if st.ledger is not self._ledger:
@@ -597,7 +606,7 @@ class Engine:
         ``close_timeout`` if they fail). Idempotent. Returns whether everything
         queued was delivered.
         """
-        _registry.forget(self)
+        self._on_close(self)
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         done = self.flush(timeout)
         if self._metrics is not None:
@@ -616,7 +625,7 @@ class Engine:
                     break
                 self._cond.wait(left)
             lost = lost_bytes = own_lost = kept = 0
-            on_disk = self.spool is not None and self.spool.off is None
+            on_disk = self.spool.off is None
             for st in self._streams.values():
                 n = len(st.pending) + sum(len(b.events) for b in st.ready)
                 if st.ledger is self._ledger:
@@ -651,17 +660,16 @@ class Engine:
                     worker.join(0.1 if lost or in_flight else 1.0)
         self._announce()
         why = f" (last error: {last_error})" if last_error else ""
-        if self.spool is not None:
-            kept += self.disk_waiting()
-            directory = self.spool.directory
-            _spool.release(self.spool, self)
-            if kept and not self.spool.quiet:
-                report(
-                    f"{kept} events for log group {self._group!r} were not delivered before"
-                    f" close and wait on disk in spool_dir={directory!r} for the next start{why}",
-                    WatchtowerWarning,
-                    origin=self,
-                )
+        kept += self.disk_waiting()
+        spool = self.spool
+        spool.release(self)
+        if kept and not spool.quiet:
+            report(
+                f"{kept} events for log group {self._group!r} were not delivered before"
+                f" close and wait on disk in spool_dir={spool.directory!r} for the next start{why}",
+                WatchtowerWarning,
+                origin=self,
+            )
         if lost:
             report(
                 f"Timed out while delivering logs: {lost} events for log group "
@@ -696,8 +704,7 @@ class Engine:
             figures["concurrency"] = self._limit.allowed
             figures["log_group_name"] = self.settings.log_group_name
             figures["spool_left"] = self._spool_left
-        if self.spool is not None:
-            figures.update(self.spool.stats())
+        figures.update(self.spool.stats())
         return figures
 
     # ------------------------------------------------------------ synchronous
@@ -721,7 +728,7 @@ class Engine:
                 self._queued_bytes += size
                 known = stream in self._known or not self.settings.create_log_stream
                 st = _Stream(stream, known, self._ledger)  # the call's own: never seen by senders
-                st.ready.append(_Batch([(timestamp, message, size, 0, -1)], size))
+                st.ready.append(_Batch([QueuedEvent(timestamp, message, size, 0, -1)], size))
         if st is None:
             self._announce()
             return False
@@ -836,8 +843,7 @@ class Engine:
         if kind == CREATE:
             return create_stream(self.sender, self.settings, st.name, self._groups, st.create_past)
         assert batch is not None
-        if self.spool is not None:
-            self.spool.sending([e[4] for e in batch.events])
+        self.spool.sending([e.seq for e in batch.events])
         return put_batch(
             self.sender, self.settings, st.name, [(e[0], e[1]) for e in batch.events], batch.past
         )
@@ -974,7 +980,7 @@ class Engine:
                 self._queued_events -= len(bad)
                 self._queued_bytes -= sum(e[2] for e in bad)
                 st.ledger.drop(reason, len(bad))
-                if self.spool is not None and st.ledger is self._ledger:
+                if st.ledger is self._ledger:
                     self._spool_settle(st.name, bad, reason)
         return _Batch(taken.events, taken.nbytes) if taken.events else None
 
@@ -1065,7 +1071,7 @@ class Engine:
             self._queued_events -= len(st.pending)
             self._queued_bytes -= st.pending_bytes
             st.ledger.drop("retry_deadline", len(st.pending))
-            if self.spool is not None and st.ledger is self._ledger:
+            if st.ledger is self._ledger:
                 self._spool_settle(st.name, list(st.pending), "retry_deadline")
             st.pending.clear()
             st.pending_bytes = 0
@@ -1096,7 +1102,7 @@ class Engine:
         n = len(batch.events)
         self._queued_events -= n
         self._queued_bytes -= batch.nbytes
-        if self.spool is not None and st.ledger is self._ledger:
+        if st.ledger is self._ledger:
             n -= self._spool_settle(st.name, batch.events, dropped, rejected)
         if dropped:
             if n:
@@ -1118,7 +1124,6 @@ class Engine:
         returns how many, which are then not counted as dropped.
         """
         spool = self.spool
-        assert spool is not None
         if dropped == "close_timeout":
             kept = 0 if spool.off is not None else sum(1 for e in events if e[4] >= 0)
             self._spool_left += kept
@@ -1133,16 +1138,14 @@ class Engine:
 
     # ------------------------------------------------------------------- spool
 
-    def _hold(
-        self, spool: _spool.Spool, stream: str, timestamp: int, message: str, size: int
-    ) -> bool:
+    def _hold(self, stream: str, timestamp: int, message: str, size: int) -> bool:
         """Keep an event on disk only, the queue being full (lock held); False if no room there."""
         if self._spool_buf_bytes + size > self._spool_room:
             return False
         seq = self._spool_next
         self._spool_next = seq + 1
-        self._spool_buf.append(stream)
-        self._spool_buf.append((timestamp, message, size, _spool.HELD, seq))
+        event = QueuedEvent(timestamp, message, size, -1, seq)
+        self._spool_buf.append(Handover(stream, event, True))
         self._spool_held += 1
         self._spool_buf_bytes += size
         if not self._draining and self._workers:
@@ -1150,8 +1153,8 @@ class Engine:
             self._cond.notify_all()
         return True
 
-    def spool_collect(self, spool: _spool.Spool) -> List[Any]:
-        """Give the spool the events handed over since it last looked: [stream, item, ...]."""
+    def spool_collect(self, spool: Durability) -> List[Handover]:
+        """Give the spool the events handed over since it last looked."""
         with self._lock:
             if self._pid != os.getpid():  # in a fork child: not yet started afresh
                 return []
@@ -1161,24 +1164,23 @@ class Engine:
                 self._spool_buf = []
                 spool.taken_over(self._group, self._spool_held, self._spool_buf_bytes)
                 self._spool_held = self._spool_buf_bytes = 0
-            self._spool_room = spool.max_bytes - spool.disk_bytes
+            if self._spooling:
+                self._spool_room = spool.max_bytes - spool.disk_bytes
             return buf
 
-    def spool_stop(self) -> List[Any]:
+    def spool_stop(self) -> List[Handover]:
         """Hand no more events to the spool (it is off); return what it had not taken."""
         with self._lock:
             buf, self._spool_buf = self._spool_buf, []
-            self._spool_on = None
+            self._spooling = False
+            self._spool_room = 0
             self._spool_held = self._spool_buf_bytes = 0
             return buf
 
     def disk_waiting(self) -> int:
         """Events of this engine's group kept on disk only (written, or about to be)."""
-        spool = self.spool
-        if spool is None:
-            return 0
         with self._lock:
-            return self._spool_held + spool.disk_only(self._group)
+            return self._spool_held + self.spool.disk_only(self._group)
 
     def room(self) -> Tuple[int, int]:
         """Events and bytes the queue has room for now (a snapshot, no lock)."""
@@ -1187,9 +1189,12 @@ class Engine:
             max(0, self._max_bytes - self._queued_bytes),
         )
 
-    def take_back(self, events: List[_spool.LoadedEvent]) -> None:
-        """Queue events read back from the spool (stream, timestamp, message, seq)."""
-        prepared = [(e[0], e[1], *prepare_message(e[2], self._body_limit), e[3]) for e in events]
+    def take_back(self, events: Sequence[LoadedEvent]) -> None:
+        """Queue events read back from the spool."""
+        prepared = [
+            (e.stream, e.timestamp, *prepare_message(e.message, self._body_limit), e.seq)
+            for e in events
+        ]
         with self._lock:
             if self._closed:
                 return  # they stay on disk
@@ -1197,7 +1202,7 @@ class Engine:
                 st = self._streams.get(stream)
                 if st is None:
                     st = self._add_stream(stream)
-                st.pending.append((timestamp, message, size, st.arrivals, seq))
+                st.pending.append(QueuedEvent(timestamp, message, size, st.arrivals, seq))
                 st.arrivals += 1
                 st.pending_bytes += size
                 self._queued_events += 1
@@ -1247,7 +1252,7 @@ class Engine:
             st.ledger.drop("queue_full", 1)  # its changes go with the next one
             return
         reporter.kept()
-        st.pending.append((timestamp, message, size, st.arrivals, -1))
+        st.pending.append(QueuedEvent(timestamp, message, size, st.arrivals, -1))
         st.arrivals += 1
         st.pending_bytes += size
         self._queued_events += 1
@@ -1286,14 +1291,14 @@ class Engine:
 
     # ------------------------------------------------------------------- fork
 
-    def _pause_for_fork(self, deadline: float) -> None:
+    def pause_for_fork(self, deadline: float) -> None:
         """Before a fork: let the sender threads finish what they are doing, then hold the lock.
 
         A sender thread caught in the middle of a request (an import, a write to
         stderr, a connection) at fork time can leave the child with a lock held
         for ever. So no new job starts, and those under way get until
         `deadline` (monotonic) to end; the lock stays held until
-        `_resume_after_fork` in the parent, and the child replaces it.
+        `resume_after_fork` in the parent, and the child replaces it.
         """
         self._lock.acquire()
         self._forking = True
@@ -1303,13 +1308,13 @@ class Engine:
                 break
             self._cond.wait(left)
 
-    def _resume_after_fork(self) -> None:
+    def resume_after_fork(self) -> None:
         """In the parent, after a fork: let the sender threads go on."""
         self._forking = False
         self._cond.notify_all()
         self._lock.release()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         """Start afresh in a forked child: the parent delivers what it had queued.
 
         Runs in the at-fork hook, so it takes no lock: it only replaces state.

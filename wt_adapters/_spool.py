@@ -44,7 +44,7 @@ The API for the command line:
 - ``summary(directory) -> Summary``: what waits in a spool directory, read
   without changing anything: per (group, stream) the events, bytes and
   oldest event's timestamp; dead letters; writers live and gone; torn records.
-- ``deliver(directory, *, timeout=60.0, **options) -> Dict[str, Any]``: adopt
+- ``_recovery.deliver(directory, *, timeout=60.0, **options) -> Dict[str, Any]``: adopt
   every gone writer's segments, send them (``options`` are any front end's,
   e.g. ``endpoint_url`` or ``boto3_client``), flush, and return the counts
   ``adopted``, ``sent``, ``rejected``, ``dropped``, ``possible_duplicates``,
@@ -71,17 +71,15 @@ import traceback
 import weakref
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from ._errors import WatchtowerError, WatchtowerWarning
+from ._ports import Handover, LoadedEvent, QueuedEvent, SpoolClient
 from ._report import report
 from ._rules import EVENT_OVERHEAD
 from ._threads import thread_state
 
-if TYPE_CHECKING:
-    from ._engine import Engine
-
-__all__ = ["Spool", "StreamSummary", "Summary", "attach", "deliver", "summary"]
+__all__ = ["Spool", "StreamSummary", "Summary", "attach", "summary"]
 
 #: A segment is sealed (and a new one begun) past this many bytes...
 SEGMENT_BYTES = 4 * 1024 * 1024
@@ -109,12 +107,7 @@ _LOCK_NAME = re.compile(r"(?P<writer>[A-Za-z0-9_-]+)\.lock\Z")
 
 #: A segment event's state in memory.
 _IN_MEMORY, _SETTLED, _DISK_ONLY = 0, 1, 2
-#: The arrival number of a queue item handed over to be kept on disk only.
-HELD = -2
 _SIZE = operator.itemgetter(2)
-_ARRIVAL = operator.itemgetter(3)
-#: An event read back: (stream, timestamp, message, seq).
-LoadedEvent = Tuple[str, int, str, int]
 
 
 try:  # the spool thread's work is mostly encoding: orjson does it several times faster
@@ -430,10 +423,10 @@ KEY_SHIFT = 40
 class Spool:
     """The spool of one directory in this process (see the module's docstring).
 
-    An engine appends each event it accepts (its stream, then its queue item)
-    to its own list, under the lock it holds anyway: the spool thread takes
-    that list every ``spool_sync_interval``. Events held on disk only (memory
-    full) are items whose arrival number is `HELD`. Engines call `sending`
+    An engine appends each event it accepts (a `Handover`) to its own list,
+    under the lock it holds anyway: the spool thread takes that list every
+    ``spool_sync_interval``. Events held on disk only (memory full) are
+    handed over with ``disk_only``. Engines call `sending`
     before a request, `settle` when a batch's fate is known and `dead_letter`
     for events refused for good.
     """
@@ -442,9 +435,9 @@ class Spool:
         self.directory = directory
         self.max_bytes = max_bytes
         self.sync_interval = max(0.01, sync_interval)
-        self._engines: List[Engine] = []
+        self._engines: List[SpoolClient] = []
         #: Makes an engine for a log group no engine here sends to (for adopted events).
-        self._make_engine: Optional[Callable[[str], Engine]] = None
+        self._make_engine: Optional[Callable[[str], SpoolClient]] = None
         self._next_key = 1
         #: The log group of each key's events.
         self._key_groups: Dict[int, str] = {}
@@ -459,8 +452,8 @@ class Spool:
         self._wake = threading.Event()
         self._marks: List[Tuple[bytes, List[int]]] = []
         self._dead: List[bytes] = []
-        #: Adopted events waiting to be written, by key: [stream, item, stream, item, ...].
-        self._own: Dict[int, List[Any]] = {}
+        #: Adopted events waiting to be written, by key.
+        self._own: Dict[int, List[Handover]] = {}
         self._own_next: Dict[int, int] = {}
         self._own_keys: Dict[str, int] = {}
         #: Bytes of segment files (read without a lock: an estimate for `hold`).
@@ -489,13 +482,15 @@ class Spool:
 
     # ------------------------------------------------------------ engines
 
-    def attach(self, engine: Engine, make_engine: Optional[Callable[[str], Engine]]) -> int:
+    def attach(
+        self, engine: SpoolClient, make_engine: Optional[Callable[[str], SpoolClient]]
+    ) -> int:
         """Take `engine` on; return its first sequence number (its key, shifted)."""
         with self._lock:
             key = self._next_key
             self._next_key += 1
-            self._key_groups[key] = engine.settings.log_group_name
-            self._attached_groups.add(engine.settings.log_group_name)
+            self._key_groups[key] = engine.group
+            self._attached_groups.add(engine.group)
             self._engines.append(engine)
             if make_engine is not None and self._make_engine is None:
                 self._make_engine = make_engine
@@ -504,7 +499,7 @@ class Spool:
             self._start()
         return key << KEY_SHIFT
 
-    def detach(self, engine: Engine) -> bool:
+    def detach(self, engine: SpoolClient) -> bool:
         """Write what `engine` handed over and forget it; return whether it was the last."""
         with contextlib.suppress(Exception), self._io:
             if self.off is None and not self._closed:
@@ -514,13 +509,25 @@ class Spool:
                 self._engines.remove(engine)
             return not self._engines
 
-    def engines(self) -> List[Engine]:
+    def release(self, engine: SpoolClient) -> Dict[str, int]:
+        """Detach a closing engine; close the spool if it was the last.
+
+        Returns what waits on disk.
+        """
+        if not self.detach(engine):
+            return {}
+        with _spools_lock:
+            if _spools.get(self.directory) is self:
+                del _spools[self.directory]
+        return self.close()
+
+    def engines(self) -> List[SpoolClient]:
         with self._lock:
             return [e for e in self._engines if not e.closed]
 
-    def _engine_for(self, group: str) -> Optional[Engine]:
+    def _engine_for(self, group: str) -> Optional[SpoolClient]:
         for engine in self.engines():
-            if engine.settings.log_group_name == group:
+            if engine.group == group:
                 return engine
         make = self._make_engine
         if make is None or self._closed or group in self._attached_groups:
@@ -585,6 +592,15 @@ class Spool:
         """Count `n` more (or fewer) events of `group` on disk only."""
         with self._lock:
             self._disk_only[group] = self._disk_only.get(group, 0) + n
+
+    def disk_only_total(self) -> int:
+        """How many events of every group wait on disk only."""
+        return sum(self._disk_only.values())
+
+    def write_now(self) -> None:
+        """Write what engines handed over, the marks and the dead letters, now."""
+        with self._io:
+            self._write_pending()
 
     def disk_only(self, group: str) -> int:
         """How many events of `group` wait on disk only (written; see `Engine.disk_waiting`)."""
@@ -718,13 +734,13 @@ class Spool:
             dead, self._dead = self._dead, []
             own, self._own = self._own, {}
             engines = list(self._engines)
-        runs: List[Tuple[int, str, List[Any]]] = []
+        runs: List[Tuple[int, str, List[Handover]]] = []
         for key, buf in own.items():
             runs.append((key, self._key_groups[key], buf))
         for engine in engines:
             buf = engine.spool_collect(self)
             if buf:
-                runs.append((buf[1][4] >> KEY_SHIFT, engine.settings.log_group_name, buf))
+                runs.append((buf[0].event.seq >> KEY_SHIFT, engine.group, buf))
         try:
             for key, group, buf in runs:
                 self._write_run(key, group, buf)
@@ -737,9 +753,9 @@ class Spool:
         except OSError as e:
             self._switch_off(e, [(group, buf) for _, group, buf in runs])
 
-    def _write_run(self, key: int, group: str, buf: List[Any]) -> None:
-        """Write one engine's handed-over events, [stream, item, stream, item, ...]."""
-        first = buf[1][4]
+    def _write_run(self, key: int, group: str, buf: List[Handover]) -> None:
+        """Write one engine's handed-over events."""
+        first = buf[0].event.seq
         seg = self._current
         if seg is not None:
             r = seg.ranges.get(key)
@@ -755,7 +771,8 @@ class Spool:
             starts.append(first)
             segs.append(seg)
         # Column by column, so that most of the work is done in C.
-        stream_column, items = buf[0::2], buf[1::2]
+        stream_column = [h.stream for h in buf]
+        items = [h.event for h in buf]
         n = len(items)
         names = list(dict.fromkeys(stream_column))
         if len(names) == 1:
@@ -774,9 +791,9 @@ class Spool:
         data = b"".join(records)
         _write_all(seg.fd, data)
         state = r.state
-        if HELD in map(_ARRIVAL, items):
+        if any(h.disk_only for h in buf):
             before = len(state)
-            state.extend(_DISK_ONLY if item[3] == HELD else _IN_MEMORY for item in items)
+            state.extend(_DISK_ONLY if h.disk_only else _IN_MEMORY for h in buf)
             held = state.count(_DISK_ONLY, before)
             seg.disk_only[group] = seg.disk_only.get(group, 0) + held
         else:
@@ -899,7 +916,7 @@ class Spool:
             room, room_bytes = engine.room()
             room = min(room, LOAD_BATCH)
             # Loaded once half the queue is free (or all that waits fits), not event by event.
-            half = engine.settings.max_queue_events // 2, engine.settings.max_queue_bytes // 2
+            half = engine.half_queue()
             if room < min(waiting, half[0]) or room_bytes < half[1]:
                 continue
             with self._io:
@@ -940,7 +957,7 @@ class Spool:
                 r.state[i] = _IN_MEMORY
                 seg.disk_only[group] -= 1
                 nbytes += len(message) + EVENT_OVERHEAD
-                loaded.append((stream, timestamp, message, seq))
+                loaded.append(LoadedEvent(stream, timestamp, message, seq))
             if contents.torn or data is None:
                 self._lose_unreadable(seg, contents)
         return loaded
@@ -1022,9 +1039,8 @@ class Spool:
                     new = self._own_next[key]
                     self._own_next[key] = new + 1
                     size = len(message) + EVENT_OVERHEAD
-                    self._own.setdefault(key, []).extend(
-                        (stream, (timestamp, message, size, HELD, new))
-                    )
+                    event = QueuedEvent(timestamp, message, size, -1, new)
+                    self._own.setdefault(key, []).append(Handover(stream, event, True))
                     held[group] = held.get(group, 0) + 1
                     if seq in contents.sending:
                         duplicates[group] = duplicates.get(group, 0) + 1
@@ -1049,7 +1065,7 @@ class Spool:
     # ----------------------------------------------------------- trouble, close
 
     def _switch_off(
-        self, error: OSError, unwritten: Optional[List[Tuple[str, List[Any]]]] = None
+        self, error: OSError, unwritten: Optional[List[Tuple[str, List[Handover]]]] = None
     ) -> None:
         """Stop using the disk after a failed write: events stay in memory, with one warning.
 
@@ -1067,7 +1083,7 @@ class Spool:
         rest = list(unwritten or [])
         rest.extend((self._key_groups[key], buf) for key, buf in own.items())
         for engine in engines:
-            rest.append((engine.settings.log_group_name, engine.spool_stop()))
+            rest.append((engine.group, engine.spool_stop()))
         report(
             f"wt_adapters can't write to spool_dir={self.directory!r} ({self.off});"
             " events are kept in memory only from now on",
@@ -1075,10 +1091,9 @@ class Spool:
         )
         by_group: Dict[str, List[LoadedEvent]] = {}
         for group, buf in rest:
-            for i in range(0, len(buf), 2):
-                item = buf[i + 1]
-                if item[3] == HELD:
-                    by_group.setdefault(group, []).append((buf[i], item[0], item[1], -1))
+            for h in buf:
+                if h.disk_only:
+                    by_group.setdefault(group, []).append(_in_memory_only(h))
         for group, events in by_group.items():
             target = self._engine_for(group)
             if target is not None:
@@ -1145,12 +1160,7 @@ class Spool:
     def _stop_engines(self) -> None:
         """Have engines hand nothing more over; what was to be on disk only goes to memory."""
         for engine in self.engines():
-            buf = engine.spool_stop()
-            held = [
-                (buf[i], buf[i + 1][0], buf[i + 1][1], -1)
-                for i in range(0, len(buf), 2)
-                if buf[i + 1][3] == HELD
-            ]
+            held = [_in_memory_only(h) for h in engine.spool_stop() if h.disk_only]
             if held:
                 engine.take_back(held)
 
@@ -1168,6 +1178,11 @@ class Spool:
         self._reset()
         self._engines, self._make_engine = engines, make
         self._closed = closed
+
+
+def _in_memory_only(h: Handover) -> LoadedEvent:
+    """An event that was to be on disk only, for its engine to keep in memory instead."""
+    return LoadedEvent(h.stream, h.event.timestamp, h.event.message, -1)
 
 
 def _encode_run(first: int, group: str, streams: List[str], events: List[Any]) -> bytes:
@@ -1190,29 +1205,31 @@ _all_spools: weakref.WeakSet[Spool] = weakref.WeakSet()
 
 
 def attach(
-    engine: Engine, make_engine: Optional[Callable[[str], Engine]] = None
+    engine: SpoolClient,
+    spool_dir: str,
+    max_bytes: int,
+    sync_interval: float,
+    make_engine: Optional[Callable[[str], SpoolClient]] = None,
 ) -> Tuple[Spool, int]:
-    """Return the spool for `engine`'s ``spool_dir`` (made, the directory checked, if new),
+    """Return the spool of `spool_dir` for `engine` (made, the directory checked, if new),
     and the engine's first sequence number.
 
     Raises `WatchtowerError` naming ``spool_dir`` if the directory can't be
     created or written.
     """
-    settings = engine.settings
-    assert settings.spool_dir is not None
-    directory = os.path.abspath(settings.spool_dir)
+    directory = os.path.abspath(spool_dir)
     with _spools_lock:
         spool = _spools.get(directory)
         if spool is None or spool._closed:
-            _probe(settings.spool_dir, directory)
-            spool = Spool(directory, settings.spool_max_bytes, settings.spool_sync_interval)
+            _probe(spool_dir, directory)
+            spool = Spool(directory, max_bytes, sync_interval)
             _spools[directory] = spool
             _all_spools.add(spool)
         try:
             first_seq = spool.attach(engine, make_engine)
         except OSError as e:
             del _spools[directory]
-            raise WatchtowerError(f"spool_dir={settings.spool_dir!r} can't be used: {e}") from None
+            raise WatchtowerError(f"spool_dir={spool_dir!r} can't be used: {e}") from None
     return spool, first_seq
 
 
@@ -1237,14 +1254,6 @@ def _probe(given: str, directory: str) -> None:
         raise WatchtowerError("spool_dir needs fcntl (a POSIX system)") from None
 
 
-def release(spool: Spool, engine: Engine) -> Dict[str, int]:
-    """Detach a closing engine; close the spool if it was the last. Returns what waits on disk."""
-    if not spool.detach(engine):
-        return {}
-    with _spools_lock:
-        if _spools.get(spool.directory) is spool:
-            del _spools[spool.directory]
-    return spool.close()
 
 
 def close_all() -> List[Tuple[Spool, Dict[str, int]]]:
@@ -1276,77 +1285,11 @@ def adopt_before_exit(timeout: float) -> None:
             spool.adopt_now(max(0.0, deadline - time.monotonic()))
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
+    """In a forked child (from the process's one at-fork hook): every spool starts afresh."""
     global _spools_lock
     _spools_lock = threading.Lock()
     for spool in list(_all_spools):
         spool._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-# ------------------------------------------------------------------- deliver
-
-
-def deliver(
-    directory: str | os.PathLike[str], *, timeout: float = 60.0, **options: Any
-) -> Dict[str, Any]:
-    """Send what waits in spool `directory` (from writers that are gone), and return the counts.
-
-    `options` are any front end's options (``endpoint_url``, ``boto3_client``,
-    ``retry_deadline``, ...); ``spool_dir`` is `directory`. Waits up to
-    `timeout` seconds in all (giving up sooner, after a short grace, once
-    delivery has proved impossible). Events not delivered stay on disk.
-    """
-    from ._destination import Destination
-    from ._registry import EXIT_GRACE
-
-    deadline = time.monotonic() + max(0.0, timeout)
-    destination = Destination(spool_dir=directory, **options)
-    spool = destination.engine.spool
-    assert spool is not None
-    spool.adopt_now(max(0.0, deadline - time.monotonic()))
-    while True:
-        done = True
-        for engine in spool.engines():
-            left = max(0.0, deadline - time.monotonic())
-            done = engine.flush(left, grace=EXIT_GRACE) and done
-        disk_only = sum(spool._disk_only.values())
-        if (done and disk_only <= 0) or time.monotonic() >= deadline:
-            break
-        if not done:
-            break  # impossible or out of time: what is left stays on disk
-        time.sleep(min(spool.sync_interval, max(0.0, deadline - time.monotonic())))
-    engines = spool.engines()
-    figures = spool.stats()
-    counts: Dict[str, Any] = {
-        "adopted": figures["adopted"],
-        "possible_duplicates": figures["adopted_possible_duplicates"],
-        "sent": 0,
-        "rejected": 0,
-        "dropped": 0,
-    }
-    last_error = None
-    for engine in engines:
-        s = engine.stats()
-        counts["sent"] += s["sent"]
-        counts["rejected"] += sum(s["rejected"].values())
-        counts["dropped"] += sum(s["dropped"].values())
-        last_error = last_error or s["last_error"]
-    spool.quiet = True
-    with spool._io:
-        spool._write_pending()
-    waiting = spool.waiting()
-    for engine in engines:
-        if engine is not destination.engine:
-            engine.close(0)
-    destination.close(0)
-    counts["dead_letters"] = spool.figures["dead_letters"]
-    counts["torn"] = spool.figures["spool_torn"]
-    counts["left"] = sum(waiting.values())
-    counts["left_by_group"] = waiting
-    counts["last_error"] = last_error
-    counts["delivered"] = not counts["left"] and not counts["dropped"]
-    return counts

@@ -124,11 +124,8 @@ class StreamNamer:
         return name
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
+    """In a forked child (from the process's one at-fork hook): fresh locks and caches."""
     for namer in list(_namers):
         namer._lock = threading.Lock()
         namer._reset()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, TextIO, TypeVar, Uni
 
 import click
 
-from .._destination import configured_endpoint, endpoint_from_env
+from .._endpoints import configured_endpoint, endpoint_from_env
 
 F = TypeVar("F", bound=Callable[..., Any])
 

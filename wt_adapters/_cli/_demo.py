@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import click
 
-from .._destination import configured_endpoint
+from .._endpoints import configured_endpoint
 from .._errors import WatchtowerError
 from .._local import DUMMY_ENVIRONMENT
 from ._common import (

@@ -145,7 +145,8 @@ def _plain(message: str, directory: str) -> str:
 
 
 def _send(directory: str, found: Any, timeout: float, aws: Any, json_out: bool) -> int:
-    from .._spool import deliver, summary
+    from .._recovery import deliver
+    from .._spool import summary
 
     started = time.monotonic()
     if found.writers_gone == 0:

@@ -89,8 +89,13 @@ class CaptureSender(MemorySender):
             engine.sender is self
             and engine.settings.log_group_name == group
             and not (engine.settings.create_log_group and engine.settings.create_log_stream)
-            for engine in _registry.engines()
+            for engine in _engines()
         )
+
+
+def _engines() -> List[_engine.Engine]:
+    """The process's open engines."""
+    return [e for e in _registry.engines() if isinstance(e, _engine.Engine)]
 
 
 class _NullSender:
@@ -267,7 +272,7 @@ class capture_events:
             _registry.flush_all(self.flush_timeout)
             self._saved_override = _destination.sender_override
             _destination.sender_override = self._make_sender
-            for engine in _registry.engines():
+            for engine in _engines():
                 self._saved_senders[engine] = engine.sender
                 engine.sender = self.events.sender
         return self.events
@@ -276,7 +281,7 @@ class capture_events:
         with _capture_lock:
             _registry.flush_all(self.flush_timeout)
             _destination.sender_override = self._saved_override
-            for engine in _registry.engines():
+            for engine in _engines():
                 if engine in self._saved_senders:
                     if engine.sender is self.events.sender:
                         engine.sender = self._saved_senders[engine]
