@@ -39,7 +39,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Literal, TypedDict, cast, final, get_args
+from typing import Callable, Literal, TypedDict, cast, final, get_args
 
 PUT_LOG_EVENTS = "Logs_20140328.PutLogEvents"
 NO_TARGET = "-"
@@ -55,6 +55,7 @@ FaultKind = Literal[
     "down",
     "invalid_parameter",
     "access_denied",
+    "rewrite",
 ]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
@@ -99,6 +100,8 @@ class Fault:
     expires_at: float | None  # time.monotonic() deadline; None: no time limit
     latency: float = 0.0
     injected: int = 0  # how many requests this fault has been applied to
+    #: For "rewrite": the upstream reply's body goes through it (the server has the request).
+    rewrite: Callable[[bytes], bytes] | None = None
 
     def matches(self, target: str | None) -> bool:
         return self.target is None or self.target == target
@@ -228,6 +231,7 @@ class FaultProxy:
         duration: float | None = None,
         target: str | None = PUT_LOG_EVENTS,
         latency: float = 0.0,
+        rewrite: Callable[[bytes], bytes] | None = None,
     ) -> Fault:
         """Append a fault to the schedule and return it (for ``remove_fault``)."""
         if kind not in FAULT_KINDS:
@@ -238,8 +242,10 @@ class FaultProxy:
             raise ValueError("duration must be > 0 or None")
         if latency < 0:
             raise ValueError("latency must be >= 0")
+        if (kind == "rewrite") != (rewrite is not None):
+            raise ValueError("a rewrite fault, and only one, takes a rewrite function")
         expires_at = None if duration is None else time.monotonic() + duration
-        fault = Fault(kind, target, count, expires_at, latency)
+        fault = Fault(kind, target, count, expires_at, latency, rewrite=rewrite)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -469,6 +475,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if reply is None:
             self._send_error_reply(502, "BadGateway", "FaultProxy could not reach the upstream.")
             return
+        if fault is not None and fault.rewrite is not None:
+            status, reason, headers, data = reply
+            reply = (status, reason, headers, fault.rewrite(data))
         self._send_reply(*reply)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _relay

@@ -15,6 +15,7 @@ from helpers import wait_for, warned
 from wt_adapters import WatchtowerWarning
 from wt_adapters._destination import build_engine
 from wt_adapters._engine import Engine
+from wt_adapters._engine.queue import Queue
 from wt_adapters._memory import MemorySender, request_problem
 from wt_adapters._protocol import ErrorKind, SendError
 from wt_adapters._rules import MAX_BATCH_BYTES, MAX_BATCH_SPAN_MS
@@ -397,7 +398,7 @@ def test_idle_streams_are_forgotten_and_later_events_still_arrive(sender: Memory
     for i in range(500):
         engine.submit(f"stream-{i}", NOW, str(i))
     assert engine.flush(10)
-    wait_for(lambda: len(engine._streams) <= 64, timeout=5)
+    wait_for(lambda: len(engine.queue.streams) <= 64, timeout=5)
     engine.submit("stream-7", NOW, "again")
     assert engine.close(10)
     assert len(sender.events("g")) == 501
@@ -451,6 +452,68 @@ def test_the_final_warning_names_the_real_cause_not_the_close_timeout() -> None:
     )
 
 
+def test_a_sender_thread_that_dies_applying_an_outcome_gives_its_slot_back_once(
+    sender: MemorySender, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Bug(BaseException):
+        pass
+
+    engine = make_engine(sender, max_batch_count=10)
+    apply = engine.outcomes.apply
+    calls: List[int] = []
+
+    def dying_half_way(job: Any, outcome: Any) -> None:
+        if job.batch is not None:
+            calls.append(1)
+        if len(calls) == 1 and job.batch is not None:  # the first batch's outcome
+            job.stream.in_flight.remove(job.batch)  # as far as applying got
+            raise Bug("a bug while applying an outcome")
+        apply(job, outcome)
+
+    engine.outcomes.apply = dying_half_way  # type: ignore[method-assign]
+    for i in range(10):
+        engine.submit("s", NOW, f"m{i}")
+    assert engine.flush(5)  # the batch went back to its stream and was sent again
+    stats = engine.stats()
+    assert stats["in_flight"] == 0 and stats["queued"] == 0
+    assert stats["sent"] == 10 and stats["dropped"] == {}
+    assert stats["possible_duplicates"] == 10  # the first request was made before the bug
+    err: List[str] = []
+
+    def said() -> str:
+        err.append(capsys.readouterr().err)  # the dying thread says so after it let go
+        return "".join(err)
+
+    wait_for(lambda: "stopped: Bug('a bug while applying an outcome')" in said())
+    assert engine.close(5)
+    got = [m for _, _, m in sender.events("g")]
+    assert sorted(got) == sorted([f"m{i}" for i in range(10)] * 2)  # sent again, as counted
+    assert engine.stats()["in_flight"] == 0
+
+
+def test_a_sender_thread_that_cannot_be_started_is_not_kept_and_is_tried_again(
+    sender: MemorySender, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(sender)
+    start = threading.Thread.start
+    refused: List[str] = []
+
+    def out_of_threads(self: threading.Thread) -> None:
+        if self.name.startswith("wt_adapters:") and not refused:
+            refused.append(self.name)
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", out_of_threads)
+    engine.submit("s", NOW, "first")  # its sender thread can't be started
+    assert refused and not engine.workers.threads
+    assert "could not be started: RuntimeError" in capsys.readouterr().err
+    engine.submit("s", NOW, "second")  # the next event tries again
+    assert engine.flush(5)
+    assert sorted(m for _, _, m in sender.events("g")) == ["first", "second"]
+    assert engine.close(5)
+
+
 def test_a_sender_thread_that_dies_is_replaced_and_says_so_on_stderr(
     sender: MemorySender, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -458,7 +521,7 @@ def test_a_sender_thread_that_dies_is_replaced_and_says_so_on_stderr(
         pass
 
     engine = make_engine(sender)
-    attempt = engine._attempt
+    attempt = engine.workers._attempt
     calls: List[int] = []
 
     def failing_once(job: Any) -> Any:
@@ -467,12 +530,12 @@ def test_a_sender_thread_that_dies_is_replaced_and_says_so_on_stderr(
             raise Bug("a bug in the engine")
         return attempt(job)
 
-    engine._attempt = failing_once  # type: ignore[method-assign]
+    engine.workers._attempt = failing_once
     engine.submit("s", NOW, "first")
-    first = engine._workers[0]
+    first = engine.workers.threads[0]
     # The only sender thread dies on its first job; flush starts another, which sends.
     assert engine.flush(5)
-    assert first not in engine._workers
+    assert first not in engine.workers.threads
     wait_for(lambda: not first.is_alive())  # it ends once it has said so
     assert "stopped: Bug('a bug in the engine')" in capsys.readouterr().err
     engine.submit("s", NOW, "second")
@@ -545,7 +608,7 @@ def test_send_now_creates_the_stream_then_sends_on_the_callers_thread(
     engine = make_engine(sender)
     assert engine.send_now("s", NOW, "now") is True
     assert [m for _, _, m in sender.events("g")] == ["now"]
-    assert not engine._workers and engine.stats()["sent"] == 1
+    assert not engine.workers.threads and engine.stats()["sent"] == 1
 
 
 def test_send_now_gives_up_on_an_invalid_event_at_once() -> None:
@@ -575,7 +638,7 @@ def test_a_fork_waits_for_the_request_under_way_and_holds_new_ones() -> None:
     _lifecycle._before_fork()  # what os.fork() runs first
     try:
         waited = time.monotonic() - started
-        assert engine._busy == 0  # the request ended before the fork could go on
+        assert engine.workers.busy == 0  # the request ended before the fork could go on
         assert 0.1 < waited < _lifecycle.FORK_PAUSE + 0.5
     finally:
         _lifecycle._after_fork_in_parent()
@@ -615,7 +678,7 @@ def test_far_from_full_a_log_call_does_not_wait_for_the_senders_lock() -> None:
             engine.submit("s", NOW, f"m{i}")
         done.set()
 
-    with engine._lock:  # as a sender thread holds it while it takes a batch
+    with engine.lock:  # as a sender thread holds it while it takes a batch
         threading.Thread(target=log).start()
         assert done.wait(5)
     sender.gate.set()
@@ -649,15 +712,15 @@ def test_events_from_many_threads_all_arrive_each_thread_s_in_its_order() -> Non
 
 
 def test_an_event_handed_in_as_the_senders_fall_asleep_goes_without_another_call() -> None:
-    class Racing(Engine):
+    class Racing(Queue):
         """Hands an event in from another thread just as a sender thread, having found
         the inbox empty, is about to sleep (the narrowest window there is)."""
 
         armed = False
 
-        def _absorb(self, closing: bool = False) -> None:
-            super()._absorb(closing)
-            if self.armed and not self._queued_events and not self._inbox:
+        def absorb(self, closing: bool = False) -> None:
+            super().absorb(closing)
+            if self.armed and not self.queued_events and not self.inbox:
                 Racing.armed = False
                 caller = threading.Thread(target=self.submit, args=("s", NOW, "late"))
                 caller.start()
@@ -665,7 +728,8 @@ def test_an_event_handed_in_as_the_senders_fall_asleep_goes_without_another_call
                 assert not caller.is_alive()
 
     sender = MemorySender()
-    engine = Racing(Settings(log_group_name="g", send_interval=0.01, max_concurrency=1), sender)
+    engine = Engine(Settings(log_group_name="g", send_interval=0.01, max_concurrency=1), sender)
+    engine.queue.__class__ = Racing
     engine.submit("s", NOW, "first")
     wait_for(lambda: len(sender.events("g")) == 1, timeout=5)
     Racing.armed = True
@@ -730,7 +794,7 @@ def test_threads_logging_through_close_leave_every_event_counted() -> None:
         stats = engine.stats()
     submitted = sum(len(r) for r in results)
     delivered = len(sender.events("g"))
-    assert not engine._inbox  # nothing left behind uncounted
+    assert not engine.queue.inbox  # nothing left behind uncounted
     assert delivered == stats["sent"]
     assert delivered + sum(stats["dropped"].values()) == submitted
     refused = sum(1 for r in results for ok in r if not ok)

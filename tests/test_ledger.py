@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from wt_adapters._ledger import Ledger
+from wt_adapters._rejections import read_rejections
 
 
 def test_a_batch_is_counted_as_sent_less_what_cloudwatch_rejected() -> None:
     ledger = Ledger("g")
-    ledger.sent(10, {"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 8}, 0)
+    info = {"tooOldLogEventEndIndex": 1, "tooNewLogEventStartIndex": 8}
+    ledger.sent(10, read_rejections(info, 10), 0)
     figures = ledger.figures()
-    assert figures["sent"] == 6 and figures["batches_sent"] == 1
-    assert figures["rejected"] == {"too_old": 2, "too_new": 2}
+    assert figures["sent"] == 7 and figures["batches_sent"] == 1
+    assert figures["rejected"] == {"too_old": 1, "too_new": 2}
     assert [n.split(":")[0] for n in ledger.take_notices()] == [
         "CloudWatch rejected log events as too old",
         "CloudWatch rejected log events as too new",
@@ -20,7 +22,7 @@ def test_a_batch_is_counted_as_sent_less_what_cloudwatch_rejected() -> None:
 
 def test_a_batch_that_may_have_been_stored_before_counts_its_duplicates() -> None:
     ledger = Ledger("g")
-    ledger.sent(5, {}, 2)
+    ledger.sent(5, [], 2)
     assert ledger.figures()["possible_duplicates"] == 10
 
 

@@ -287,7 +287,7 @@ def test_three_front_ends_for_the_same_group_share_one_engine(
         logger.info("from loguru")
         assert wt_adapters.flush(10)
         workers = [t for t in threading.enumerate() if t.name.startswith(f"wt_adapters:{group}:")]
-        assert workers and all(t in engine._workers for t in workers)
+        assert workers and all(t in engine.workers.threads for t in workers)
         assert engine.stats()["enqueued"] == 3
     finally:
         structlog.reset_defaults()

@@ -212,7 +212,7 @@ class Rejecting:
     def put_log_events(self, **kwargs: Any) -> Any:
         response = self._client.put_log_events(**kwargs)
         if not kwargs["logStreamName"].startswith("wt_adapters-metrics/"):
-            response["rejectedLogEventsInfo"] = {"tooOldLogEventEndIndex": 0}
+            response["rejectedLogEventsInfo"] = {"tooOldLogEventEndIndex": 1}  # exclusive
         return response
 
     def __getattr__(self, name: str) -> Any:

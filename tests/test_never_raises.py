@@ -97,7 +97,7 @@ SCENARIOS = """
 
         def put_log_events(self, **kwargs):
             response = self._client.put_log_events(**kwargs)
-            response["rejectedLogEventsInfo"] = {"tooOldLogEventEndIndex": 0}
+            response["rejectedLogEventsInfo"] = {"tooOldLogEventEndIndex": 1}  # exclusive
             return response
 
         def __getattr__(self, name):
@@ -151,7 +151,7 @@ def test_a_warning_from_the_delivery_thread_points_where_the_handler_was_made(
     class Rejecting(LoggingClient):
         def put_log_events(self, **kwargs: Any) -> Any:
             response: Dict[str, Any] = super().put_log_events(**kwargs)
-            response["rejectedLogEventsInfo"] = {"tooOldLogEventEndIndex": 0}
+            response["rejectedLogEventsInfo"] = {"tooOldLogEventEndIndex": 1}  # exclusive
             return response
 
     handler = CloudWatchLogHandler(

@@ -295,7 +295,7 @@ def test_past_spool_max_bytes_the_overflow_policy_applies_and_is_counted(
         logger.removeHandler(handler)
         engine = handler._destination.engine
         engine.close(0)
-        wait_for(lambda: engine.stats()["in_flight"] == 0 and not engine._workers)
+        wait_for(lambda: engine.stats()["in_flight"] == 0 and not engine.workers.threads)
     assert held <= _spool.summary(tmp_path).events <= 3000 - dropped
 
 

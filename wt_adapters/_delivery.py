@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 from ._protocol import ErrorKind, Event, Sender, SendError
+from ._rejections import Rejected, read_rejections
 from ._settings import Settings
 
 #: A warning to give: (kind, for rate limiting; text).
@@ -25,7 +26,8 @@ Report = Tuple[str, str]
 class Sent:
     """CloudWatch stored the batch, less the events its response says it rejected."""
 
-    rejected: Mapping[str, int]
+    #: The events CloudWatch rejected, by reason (`_rejections.read_rejections`).
+    rejected: List[Rejected]
     rtt: float
 
 
@@ -88,7 +90,8 @@ def put_batch(
     """Make one PutLogEvents attempt for `events` and say what came of it."""
     start = time.monotonic()
     try:
-        rejected = sender.put_log_events(settings.log_group_name, stream, events)
+        info = sender.put_log_events(settings.log_group_name, stream, events)
+        rejected = read_rejections(info, len(events)) if info else []
     except Exception as e:  # a sender bug is retried like a failed call
         return judge_put(_as_send_error(e), settings, stream, len(events), past, time.monotonic())
     return Sent(rejected, time.monotonic() - start)

@@ -9,7 +9,9 @@ guards a ledger: it has none of its own.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Optional, Sequence
+
+from ._rejections import Rejected
 
 #: How often the same kind of problem is warned about, at most (seconds).
 REPORT_INTERVAL = 60.0
@@ -29,6 +31,8 @@ class Ledger:
         #: The last delivery error: never a count of drops, so the real cause stays here.
         self.last_error: Optional[str] = None
         self.notices: List[str] = []
+        #: The kind of each notice in `notices`.
+        self._notice_keys: List[str] = []
         self._reported: Dict[str, float] = {}
 
     def note(self, key: str, message: str, *, error: bool = True) -> None:
@@ -41,11 +45,19 @@ class Ledger:
             return
         self._reported[key] = now
         self.notices.append(message)
+        self._notice_keys.append(key)
 
     def take_notices(self) -> List[str]:
         """Return the warnings queued so far, and forget them."""
         notices, self.notices = self.notices, []
+        self._notice_keys = []
         return notices
+
+    def forget_notices(self, key: str) -> None:
+        """Drop the warnings of kind `key` not issued yet (a fuller one says it instead)."""
+        kept = [(k, n) for k, n in zip(self._notice_keys, self.notices) if k != key]
+        self._notice_keys = [k for k, _ in kept]
+        self.notices = [n for _, n in kept]
 
     def drop(self, reason: str, n: int) -> None:
         """Count `n` events the engine dropped, and note a warning."""
@@ -57,14 +69,17 @@ class Ledger:
             error=False,
         )
 
-    def sent(self, n: int, info: Mapping[str, int], maybe_stored: int) -> None:
-        """Count a batch of `n` CloudWatch took, less what its response says it rejected.
+    def sent(self, n: int, rejected: Sequence[Rejected], maybe_stored: int) -> None:
+        """Count a batch of `n` CloudWatch took, less what its response says it `rejected`.
 
         `maybe_stored` is how many earlier attempts CloudWatch may have stored
         although their response was lost: each made `n` possible duplicates.
         """
         before = dict(self.rejected)
-        refused = _count_rejected(info, n, self.rejected)
+        refused = 0
+        for reason, start, end in rejected:
+            self.rejected[reason] = self.rejected.get(reason, 0) + end - start
+            refused += end - start
         self.counts["sent"] += n - refused
         self.counts["batches_sent"] += 1
         self.counts["possible_duplicates"] += n * maybe_stored
@@ -86,13 +101,3 @@ class Ledger:
             "last_error": self.last_error,
         }
 
-
-def _count_rejected(info: Mapping[str, int], n: int, into: Dict[str, int]) -> int:
-    """Count the events a response rejected, by reason; return how many were rejected."""
-    too_old = info.get("tooOldLogEventEndIndex", -1) + 1
-    expired = info.get("expiredLogEventEndIndex", -1) + 1
-    too_new = n - info["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in info else 0
-    for reason, count in (("too_old", too_old), ("expired", expired), ("too_new", too_new)):
-        if count > 0:
-            into[reason] = into.get(reason, 0) + count
-    return min(n, max(too_old, expired) + too_new)

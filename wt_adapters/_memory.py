@@ -92,7 +92,7 @@ class MemorySender:
             kept: List[Event] = []
             for i, (ts, msg) in enumerate(events):
                 if ts < now - MAX_EVENT_AGE_MS:
-                    rejected["tooOldLogEventEndIndex"] = i
+                    rejected["tooOldLogEventEndIndex"] = i + 1  # exclusive, as AWS documents
                 elif ts > now + MAX_EVENT_FUTURE_MS:
                     rejected.setdefault("tooNewLogEventStartIndex", i)
                 else:

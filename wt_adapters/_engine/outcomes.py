@@ -1,0 +1,222 @@
+"""Applying what an attempt came to: the one place a batch's fate changes.
+
+`settle` is where events leave the queue for good: their room is freed,
+the spool marks them done (or keeps them, or dead-letters what CloudWatch
+refused for good), and the ledger counts them, all at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import List, Optional, Sequence
+
+from .._concurrency import AdaptiveLimit
+from .._delivery import Attempts, Created, Dropped, Missing, Outcome, Retry, Sent, Split
+from .._ledger import Ledger
+from .._ports import QueuedEvent
+from .._protocol import ErrorKind
+from .._rejections import Rejected
+from .handover import Handovers
+from .queue import Queue
+from .streams import CREATE, Batch, Job, Stream
+
+#: Failed calls that say CloudWatch can't be reached at all (as opposed to slow or busy).
+_UNREACHABLE = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ProxyConnectionError",
+        "ConnectionError",
+        "ClientConfiguration",  # no client could be made: no region, say
+    }
+)
+
+#: Why events are given up for good: with a spool, they go to its dead-letter file.
+_REFUSED = frozenset(
+    ("invalid", "too_old", "too_new", "expired", "retry_deadline", "retries_exhausted")
+)
+
+
+class Outcomes:
+    """Settles jobs' outcomes into the queue, the spool and the ledger (lock held)."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        handovers: Handovers,
+        ledger: Ledger,
+        limit: AdaptiveLimit,
+        cond: threading.Condition,
+    ) -> None:
+        self.queue = queue
+        self.handovers = handovers
+        self.settings = queue.settings
+        self.ledger = ledger
+        self.limit = limit
+        self.cond = cond
+        #: Since when every call has failed for want of credentials or of a reachable endpoint.
+        self.blocked_since: Optional[float] = None
+        #: When the last attempt ended, whatever its outcome (monotonic).
+        self.last_progress = 0.0
+
+    def apply(self, job: Job, outcome: Outcome) -> None:
+        """Settle what an attempt came to (lock held)."""
+        kind, st, batch = job
+        now = self.last_progress = time.monotonic()
+        if kind == CREATE:
+            self._created(st, outcome, now)
+            self.cond.notify_all()
+            return
+        assert batch is not None
+        st.in_flight.remove(batch)
+        if isinstance(outcome, Sent):
+            self.blocked_since = None
+            self.queue.remember(st.name)
+            self.limit.succeeded(outcome.rtt, now)
+            self.settle_batch(st, batch, rejected=outcome.rejected)
+        elif isinstance(outcome, Dropped):
+            self.ledger.note(*outcome.report)
+            self.settle_batch(st, batch, dropped=outcome.reason)
+        elif isinstance(outcome, Split):
+            st.ledger.counts["batches_failed"] += 1
+            self.ledger.last_error = str(outcome.error)
+            half = len(batch.events) // 2
+            st.ready.extendleft((Batch(batch.events[half:]), Batch(batch.events[:half])))
+        elif isinstance(outcome, (Retry, Missing)):
+            self._failed_attempt(st, outcome)
+            batch.past.count += 1
+            batch.past.failing_since = outcome.failing_since
+            batch.maybe_stored += outcome.error.maybe_stored
+            batch.retry_at = outcome.at
+            if self.queue.closed:
+                self.settle_batch(st, batch, dropped="close_timeout")
+            else:
+                st.ledger.counts["retried"] += len(batch.events)
+                st.ready.appendleft(batch)
+                if isinstance(outcome, Missing):
+                    st.known = False
+                    self.queue.known.discard(st.name)
+        self.cond.notify_all()
+
+    def _created(self, st: Stream, outcome: Outcome, now: float) -> None:
+        st.creating = False
+        if isinstance(outcome, Created):
+            self.blocked_since = None
+            st.known = True
+            self.queue.remember(st.name)
+            st.ledger.counts["streams_created"] += 1
+            st.create_past = Attempts()
+            self.limit.succeeded(outcome.rtt, now)
+            if outcome.report:
+                self.ledger.note(*outcome.report)
+        elif isinstance(outcome, Retry):
+            self._failed_attempt(st, outcome)
+            st.create_past.count += 1
+            st.create_past.failing_since = outcome.failing_since
+            st.create_retry_at = outcome.at
+            if now - outcome.failing_since >= self.settings.retry.deadline:
+                self._give_up_stream(st, str(outcome.error))
+
+    def _failed_attempt(self, st: Stream, outcome: Retry | Missing) -> None:
+        """Count a failed call and adapt the concurrency to it."""
+        error = outcome.error
+        st.ledger.counts["batches_failed"] += 1
+        self.ledger.last_error = str(error)
+        if error.throttled:
+            self.limit.throttled(time.monotonic())
+        if isinstance(outcome, Retry) and outcome.report:
+            self.ledger.note(*outcome.report)
+        if error.kind is ErrorKind.AUTH or error.code in _UNREACHABLE:
+            if self.blocked_since is None:
+                self.blocked_since = time.monotonic()
+            if error.kind is not ErrorKind.AUTH:  # refused credentials are reported already
+                self.ledger.note(
+                    "unreachable",
+                    f"CloudWatch Logs can't be reached for log group"
+                    f" {self.settings.log_group_name!r}: {error}",
+                    error=False,
+                )
+
+    def _give_up_stream(self, st: Stream, error: str) -> None:
+        """Drop what waits for a stream that could not be created in time."""
+        n = st.waiting()
+        for b in st.ready:
+            self.settle_batch(st, b, dropped="retry_deadline")
+        st.ready.clear()
+        if st.pending:
+            events, nbytes = self.queue.clear_pending(st)
+            self.settle(st, events, nbytes, dropped="retry_deadline")
+        st.create_past = Attempts()
+        if n:
+            self.ledger.note(
+                "deadline",
+                f"Failed to create log stream {st.name!r} in {self.settings.log_group_name!r}"
+                f" within {self.settings.retry.deadline:g} s; dropping {n} events: {error}",
+            )
+
+    def settle_batch(
+        self,
+        st: Stream,
+        batch: Batch,
+        *,
+        rejected: Sequence[Rejected] = (),
+        dropped: Optional[str] = None,
+    ) -> None:
+        """Settle a batch as sent, rejected or dropped."""
+        self.settle(st, batch.events, batch.nbytes, rejected=rejected, dropped=dropped,
+                    maybe_stored=batch.maybe_stored)  # fmt: skip
+        batch.events = []
+
+    def drop(self, st: Stream, events: List[QueuedEvent], reason: str) -> None:
+        """Settle events taken off a stream's queue as dropped for `reason`."""
+        self.settle(st, events, sum(e.size for e in events), dropped=reason)
+
+    def settle(
+        self,
+        st: Stream,
+        events: List[QueuedEvent],
+        nbytes: int,
+        *,
+        rejected: Sequence[Rejected] = (),
+        dropped: Optional[str] = None,
+        maybe_stored: int = 0,
+    ) -> None:
+        """Events leave the queue: free their room, tell the spool, count them."""
+        n = len(events)
+        self.queue.free(n, nbytes)
+        if st.ledger is self.ledger:  # the metrics events are not spooled
+            n -= self._on_disk(st.name, events, dropped, rejected)
+        if dropped:
+            if n:
+                st.ledger.drop(dropped, n)
+        else:
+            st.ledger.sent(n, rejected, maybe_stored)
+
+    def _on_disk(
+        self,
+        stream: str,
+        events: List[QueuedEvent],
+        dropped: Optional[str],
+        rejected: Sequence[Rejected],
+    ) -> int:
+        """Tell the spool events are settled; refused ones go to the dead letters.
+
+        Events given up at close stay on disk for the next process instead:
+        returns how many, which are then not counted as dropped.
+        """
+        h = self.handovers
+        spool = h.spool
+        group = self.settings.log_group_name
+        if dropped == "close_timeout":
+            kept = 0 if spool.off is not None else sum(1 for e in events if e.seq >= 0)
+            h.left += kept
+            return kept
+        if dropped in _REFUSED:
+            spool.dead_letter(group, stream, [(e[0], e[1]) for e in events], dropped)
+        else:
+            for reason, start, end in rejected:
+                refused = [(e[0], e[1]) for e in events[start:end]]
+                spool.dead_letter(group, stream, refused, reason)
+        spool.settle([e.seq for e in events if e.seq >= 0])
+        return 0
