@@ -87,7 +87,7 @@ def test_put_batch_reports_what_was_sent_and_rejected() -> None:
     sender.create_log_stream("g", "s")
     new = NOW + 3 * 3600 * 1000  # more than 2 hours ahead: CloudWatch rejects it
     outcome = put_batch(sender, SETTINGS, "s", [(NOW, "now"), (new, "new")], Attempts())
-    assert isinstance(outcome, Sent) and outcome.rejected == {"tooNewLogEventStartIndex": 1}
+    assert isinstance(outcome, Sent) and outcome.rejected == [("too_new", 1, 2)]
     assert outcome.rtt >= 0
 
 
