@@ -86,6 +86,7 @@ class Spool:
         return {
             "spool_torn": self._replay.torn + self._adopter.torn,
             "dead_letters": self._dead.written,
+            "dead_letters_lost": self._dead.lost,
             "adopted": self._adopter.adopted,
             "adopted_possible_duplicates": self._adopter.possible_duplicates,
         }
