@@ -53,6 +53,9 @@ class Adopter:
         self.passes = 0
         self._asked = 0
 
+    def figures(self) -> Dict[str, int]:
+        return {"adopted": self.adopted, "adopted_possible_duplicates": self.possible_duplicates}
+
     # ------------------------------------------------------------ when
 
     def ask(self) -> int:

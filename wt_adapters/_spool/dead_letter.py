@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import time
-from typing import Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 from .._errors import WatchtowerWarning
 from .._report import report
@@ -102,6 +102,9 @@ class DeadLetters:
         self.written = 0
         self.lost = 0
         self._warned = False
+
+    def figures(self) -> Dict[str, int]:
+        return {"dead_letters": self.written, "dead_letters_lost": self.lost}
 
     def add(self, group: str, stream: str, events: List[Tuple[int, str]], reason: str) -> None:
         lines = encode_letters(group, stream, events, reason)

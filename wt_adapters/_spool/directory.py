@@ -24,9 +24,14 @@ def attach(
     max_bytes: int,
     sync_interval: float,
     make_engine: Optional[Callable[[str], SpoolClient]] = None,
+    *,
+    fsync_interval: Optional[float] = None,
 ) -> Tuple[Spool, int]:
     """Return the spool of `spool_dir` for `engine` (made, the directory checked, if new),
     and the engine's first sequence number.
+
+    A new spool fsyncs the segment it writes at most every `fsync_interval`
+    seconds (None: only when sealing it); a spool shared keeps its first settings.
 
     Raises `WatchtowerError` naming ``spool_dir`` if the directory can't be
     created or written.
@@ -36,7 +41,9 @@ def attach(
         spool = _spools.get(directory)
         if spool is None or spool.closed:
             _probe(spool_dir, directory)
-            spool = Spool(directory, max_bytes, sync_interval, forget=_forget)
+            spool = Spool(
+                directory, max_bytes, sync_interval, forget=_forget, fsync_interval=fsync_interval
+            )
             _spools[directory] = spool
             _all_spools.add(spool)
         try:

@@ -82,8 +82,8 @@ class Range:
 class Segment:
     """One of this writer's segment files, and the state of each of its events."""
 
-    __slots__ = ("disk_only", "fd", "nbytes", "number", "opened", "path", "ranges", "sealed",
-                 "unsettled")  # fmt: skip
+    __slots__ = ("dirty", "disk_only", "fd", "named", "nbytes", "number", "opened", "path",
+                 "ranges", "sealed", "unsettled")  # fmt: skip
 
     def __init__(self, number: int, path: str, fd: int) -> None:
         self.number = number
@@ -97,6 +97,9 @@ class Segment:
         self.disk_only: Dict[str, int] = {}
         self.opened = time.monotonic()
         self.sealed = False
+        #: Events written since its last fsync; whether its name is on disk (the directory synced).
+        self.dirty = False
+        self.named = False
 
     def take_back(self, seq: int, group: str) -> bool:
         """Mark disk-only event `seq` (of `group`) as in memory again; False if it isn't one."""
@@ -140,6 +143,7 @@ class SegmentWriter:
         self._current: Optional[Segment] = None
         self._next_number = 0
         self._lock_fd = -1
+        self._fsynced_at = time.monotonic()
 
     # ------------------------------------------------------------ the lock
 
@@ -226,6 +230,7 @@ class SegmentWriter:
             state.extend(bytes(n))  # all IN_MEMORY
         seg.nbytes += len(data)
         seg.unsettled += n
+        seg.dirty = True
         return added + len(data)
 
     def _open_segment(self) -> Segment:
@@ -304,7 +309,7 @@ class SegmentWriter:
 
     def seal(self, seg: Segment) -> None:
         with contextlib.suppress(OSError):
-            os.fsync(seg.fd)
+            self._fsync(seg)
         seg.sealed = True
         if self._current is seg:
             self._current = None
@@ -312,7 +317,28 @@ class SegmentWriter:
     def fsync_current(self) -> None:
         """Have the current segment on disk now (raises OSError)."""
         if self._current is not None:
-            os.fsync(self._current.fd)
+            self._fsync(self._current)
+
+    def fsync_if_due(self, interval: float) -> None:
+        """Fsync the current segment if events were written to it since the last fsync
+        and `interval` seconds have passed since then (the spool thread)."""
+        seg = self._current
+        if seg is not None and seg.dirty and time.monotonic() - self._fsynced_at >= interval:
+            with contextlib.suppress(OSError):  # as at seal: the next write says if the disk failed
+                self._fsync(seg)
+
+    def _fsync(self, seg: Segment) -> None:
+        """Have `seg`'s bytes on disk, and its name with the first time (raises OSError)."""
+        self._fsynced_at = time.monotonic()
+        os.fsync(seg.fd)
+        seg.dirty = False
+        if not seg.named:
+            fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            seg.named = True
 
     def delete_settled(self) -> int:
         """Delete the sealed segments whose events are all settled; return the bytes freed."""

@@ -44,10 +44,13 @@ class Spool:
         max_bytes: int,
         sync_interval: float,
         forget: Callable[[Spool], None] = lambda spool: None,
+        fsync_interval: Optional[float] = None,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.sync_interval = max(0.01, sync_interval)
+        #: At most how often the spool thread fsyncs the current segment (None: at seal only).
+        self.fsync_interval = fsync_interval
         self._forget = forget
         self._engines = Engines()
         self._keys = Keys()
@@ -83,13 +86,8 @@ class Spool:
     @property
     def figures(self) -> Dict[str, int]:
         """Counts since the spool began: unreadable segments, dead letters, adopted events."""
-        return {
-            "spool_torn": self._replay.torn + self._adopter.torn,
-            "dead_letters": self._dead.written,
-            "dead_letters_lost": self._dead.lost,
-            "adopted": self._adopter.adopted,
-            "adopted_possible_duplicates": self._adopter.possible_duplicates,
-        }
+        torn = self._replay.torn + self._adopter.torn
+        return {"spool_torn": torn, **self._dead.figures(), **self._adopter.figures()}
 
     # ------------------------------------------------------------ engines
 
@@ -237,7 +235,7 @@ class Spool:
             if self._closed or self._pid != os.getpid():
                 return
             try:
-                self.sync()
+                self.sync(fsync=True)
                 self._replay.load_back(self._engine_for, self._io, lambda: self.off is None)
                 self._adopter.run_if_due(self._commit_adopted, self._engine_for, self._stopped)
             except Exception as e:  # a bug: say so, and go on
@@ -261,12 +259,18 @@ class Spool:
 
     # -------------------------------------------------------------- files
 
-    def sync(self, *, seal: bool = False) -> None:
-        """Write what was handed over, seal an old segment (or this one), delete settled ones."""
+    def sync(self, *, seal: bool = False, fsync: bool = False) -> None:
+        """Write what was handed over, seal an old segment (or this one), delete settled ones.
+
+        With `fsync` (the spool thread only), fsync the current segment if
+        ``spool_fsync_interval`` has passed since the last.
+        """
         with self._io:
             if self.off is not None:
                 return
             self._write_pending()
+            if fsync and self.fsync_interval:
+                self._writer.fsync_if_due(self.fsync_interval)
             self._writer.seal_if_due(now=seal)
             self.disk_bytes -= self._writer.delete_settled()
 
