@@ -42,6 +42,7 @@ def build_engine(
             settings.spool_max_bytes,
             settings.spool_sync_interval,
             make_engine_for,
+            fsync_interval=settings.spool_fsync_interval,
         )
         engine.use_spool(spool, first_seq)
     _lifecycle.register(engine)
@@ -90,6 +91,7 @@ class Options(TypedDict, total=False):
     spool_dir: Union[str, os.PathLike[str], None]
     spool_max_bytes: Union[int, str]
     spool_sync_interval: Union[float, timedelta, str]
+    spool_fsync_interval: Union[float, timedelta, str, None]
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(Settings))

@@ -185,6 +185,14 @@ def metrics_interval(name: str, value: Any) -> Optional[float]:
     return interval
 
 
+def fsync_interval(name: str, value: Any) -> Optional[float]:
+    """None or 0 (fsync a segment only when it is sealed), or a duration in seconds."""
+    if value is None:
+        return None
+    interval = seconds(name, value)
+    return interval or None
+
+
 def metric_namespace(name: str, value: Any) -> str:
     """A CloudWatch metric namespace: 1-255 ASCII characters, no control character,
     not starting with ':' or with ``AWS/`` (kept for AWS's own)."""
@@ -361,6 +369,9 @@ OPTIONS: Dict[str, Option] = {
         Option("spool_sync_interval", 0.2, seconds, "seconds",
                "How often accepted events are written to the spool (a kill loses at most"
                " this much)."),
+        Option("spool_fsync_interval", 1.0, fsync_interval, "seconds",
+               "At most how often the spool thread fsyncs the segment being written (a"
+               " power loss loses about this much more); `None` or 0: only when sealed."),
     )
 }  # fmt: skip
 

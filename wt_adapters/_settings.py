@@ -71,6 +71,7 @@ class Settings:
     spool_dir: Optional[str] = _default("spool_dir")
     spool_max_bytes: int = _default("spool_max_bytes")
     spool_sync_interval: float = _default("spool_sync_interval")
+    spool_fsync_interval: Optional[float] = _default("spool_fsync_interval")
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:

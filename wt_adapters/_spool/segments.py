@@ -1,0 +1,380 @@
+"""This writer's segment files: what each holds, writing runs and marks, sealing and deleting.
+
+Per writer (one process: host, pid and a random part) the directory holds
+``WRITER.lock``, held with ``fcntl.flock`` while the writer lives (a lock
+nobody holds means the writer is gone and its segments may be adopted), and
+``WRITER.NNNNNN.seg`` segment files, sealed (fsynced, no more runs) at
+`SEGMENT_BYTES` or `SEGMENT_SECONDS`; a sealed segment whose events are all
+settled (sent, or refused for good) is deleted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import operator
+import os
+import threading
+import time
+from typing import Container, Dict, List, Optional, Tuple
+
+from .._ports import Handover
+from .format import (
+    ACKED,
+    KEY_SHIFT,
+    dumps,
+    encode_header,
+    encode_record,
+    encode_rows,
+    lock_name,
+    ranges,
+    segment_name,
+    write_all,
+    writer_id,
+)
+
+#: A segment is sealed (and a new one begun) past this many bytes...
+SEGMENT_BYTES = 4 * 1024 * 1024
+#: ... or once it is this old (seconds), so that settled segments go soon.
+SEGMENT_SECONDS = 5.0
+#: Message bytes per run record, at most (a longer sync is written as several runs).
+RUN_BYTES = 1024 * 1024
+
+#: A segment event's state in memory.
+IN_MEMORY, SETTLED, DISK_ONLY = 0, 1, 2
+_SIZE = operator.itemgetter(2)
+
+
+class Keys:
+    """The keys of the spool's event sources (engines, adopted log groups), and each one's group."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 1
+        self._groups: Dict[int, str] = {}
+
+    def new(self, group: str) -> int:
+        with self._lock:
+            key = self._next
+            self._next += 1
+            self._groups[key] = group
+            return key
+
+    def group(self, key: int) -> str:
+        return self._groups[key]
+
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+
+
+class Range:
+    """One source's events in a segment: consecutive sequence numbers from `start`."""
+
+    __slots__ = ("start", "state")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        #: One byte per event: in memory, settled, or on disk only.
+        self.state = bytearray()
+
+
+class Segment:
+    """One of this writer's segment files, and the state of each of its events."""
+
+    __slots__ = ("dirty", "disk_only", "fd", "named", "nbytes", "number", "opened", "path",
+                 "ranges", "sealed", "unsettled")  # fmt: skip
+
+    def __init__(self, number: int, path: str, fd: int) -> None:
+        self.number = number
+        self.path = path
+        self.fd = fd
+        self.nbytes = 0
+        #: Each source's events here, by its key (a sequence number's top bits).
+        self.ranges: Dict[int, Range] = {}
+        self.unsettled = 0
+        #: Events on disk only, per log group.
+        self.disk_only: Dict[str, int] = {}
+        self.opened = time.monotonic()
+        self.sealed = False
+        #: Events written since its last fsync; whether its name is on disk (the directory synced).
+        self.dirty = False
+        self.named = False
+
+    def take_back(self, seq: int, group: str) -> bool:
+        """Mark disk-only event `seq` (of `group`) as in memory again; False if it isn't one."""
+        r = self.ranges.get(seq >> KEY_SHIFT)
+        if r is None:
+            return False
+        i = seq - r.start
+        if not 0 <= i < len(r.state) or r.state[i] != DISK_ONLY:
+            return False
+        r.state[i] = IN_MEMORY
+        self.disk_only[group] -= 1
+        return True
+
+    def settle_missing(self, present: Container[int], keys: Keys) -> Dict[str, int]:
+        """Settle the disk-only events not in `present` (unreadable); return how many, by group."""
+        lost: Dict[str, int] = {}
+        for key, r in self.ranges.items():
+            group = keys.group(key)
+            for i, state in enumerate(r.state):
+                if state == DISK_ONLY and r.start + i not in present:
+                    r.state[i] = SETTLED
+                    self.unsettled -= 1
+                    self.disk_only[group] -= 1
+                    lost[group] = lost.get(group, 0) + 1
+        return lost
+
+
+class SegmentWriter:
+    """This process's segment files in one directory (the spool's io lock guards it).
+
+    Each writing method returns the bytes it added to the files (or freed), for
+    the spool's running estimate of its disk use.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.writer = writer_id()
+        self.segments: List[Segment] = []
+        #: Per key: the first sequence number of its range in each segment, and those segments.
+        self._index: Dict[int, Tuple[List[int], List[Segment]]] = {}
+        self._current: Optional[Segment] = None
+        self._next_number = 0
+        self._lock_fd = -1
+        self._fsynced_at = time.monotonic()
+
+    # ------------------------------------------------------------ the lock
+
+    @property
+    def has_lock(self) -> bool:
+        return self._lock_fd >= 0
+
+    def take_lock(self) -> None:
+        """Become this directory's writer (raises OSError if the lock can't be had)."""
+        import fcntl
+
+        path = os.path.join(self.directory, lock_name(self.writer))
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    def close_files(self, *, remove_lock: bool) -> None:
+        """Close every file; delete the lock file too when asked and no segment is left."""
+        for seg in self.segments:
+            if seg.fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(seg.fd)
+                seg.fd = -1
+        if self._lock_fd >= 0:
+            if remove_lock and not self.segments:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.directory, lock_name(self.writer)))
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    # ------------------------------------------------------------ writing
+
+    def write_run(self, key: int, group: str, buf: List[Handover]) -> int:
+        """Write one source's handed-over events."""
+        first = buf[0].event.seq
+        added = 0
+        seg = self._current
+        if seg is not None:
+            r = seg.ranges.get(key)
+            if r is not None and r.start + len(r.state) != first:
+                self.seal(seg)  # not where this key's events left off (a switch-off between)
+                seg = None
+        if seg is None:
+            seg = self._open_segment()
+            added += seg.nbytes
+        r = seg.ranges.get(key)
+        if r is None:
+            r = seg.ranges[key] = Range(first)
+            starts, segs = self._index.setdefault(key, ([], []))
+            starts.append(first)
+            segs.append(seg)
+        # Column by column, so that most of the work is done in C.
+        stream_column = [h.stream for h in buf]
+        items = [h.event for h in buf]
+        n = len(items)
+        names = list(dict.fromkeys(stream_column))
+        if len(names) == 1:
+            rows = [(0, item[0], item[1]) for item in items]
+        else:
+            index = {name: i for i, name in enumerate(names)}
+            rows = [(index[s], item[0], item[1]) for s, item in zip(stream_column, items)]
+        ends = list(itertools.accumulate(map(_SIZE, items)))
+        records = []
+        start = 0
+        while start < n:  # runs of about RUN_BYTES each
+            end = bisect.bisect_left(ends, ends[start] - _SIZE(items[start]) + RUN_BYTES, start)
+            end = min(n, max(end, start) + 1)
+            records.append(encode_rows(first + start, group, names, rows[start:end]))
+            start = end
+        data = b"".join(records)
+        write_all(seg.fd, data)
+        state = r.state
+        if any(h.disk_only for h in buf):
+            before = len(state)
+            state.extend(DISK_ONLY if h.disk_only else IN_MEMORY for h in buf)
+            held = state.count(DISK_ONLY, before)
+            seg.disk_only[group] = seg.disk_only.get(group, 0) + held
+        else:
+            state.extend(bytes(n))  # all IN_MEMORY
+        seg.nbytes += len(data)
+        seg.unsettled += n
+        seg.dirty = True
+        return added + len(data)
+
+    def _open_segment(self) -> Segment:
+        number = self._next_number
+        self._next_number += 1
+        path = os.path.join(self.directory, segment_name(self.writer, number))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        seg = Segment(number, path, fd)
+        data = encode_header(self.writer)
+        write_all(fd, data)
+        seg.nbytes = len(data)
+        self.segments.append(seg)
+        self._current = seg
+        return seg
+
+    def _find(self, seq: int) -> Optional[Tuple[Segment, int, bytearray]]:
+        """The segment holding event `seq`, its index there and its range's states."""
+        found = self._index.get(seq >> KEY_SHIFT)
+        if found is None:
+            return None
+        starts, segs = found
+        i = bisect.bisect_right(starts, seq) - 1
+        if i < 0:
+            return None
+        seg = segs[i]
+        r = seg.ranges[seq >> KEY_SHIFT]
+        offset = seq - r.start
+        return (seg, offset, r.state) if offset < len(r.state) else None
+
+    def write_marks(self, marks: List[Tuple[bytes, List[int]]]) -> int:
+        """Apply and write "sending" and "acked" marks, range by range."""
+        by_segment: Dict[Tuple[int, bytes], Tuple[Segment, List[List[int]]]] = {}
+        for kind, seqs in marks:
+            for first, count in ranges(seqs):
+                while count > 0:
+                    found = self._find(first)
+                    if found is None:
+                        first, count = first + 1, count - 1
+                        continue
+                    seg, i, state = found
+                    take = min(count, len(state) - i)
+                    if kind == ACKED:
+                        chunk = state[i : i + take]
+                        settled = chunk.count(SETTLED)
+                        if settled == take:
+                            first, count = first + take, count - take
+                            continue
+                        seg.unsettled -= take - settled
+                        state[i : i + take] = b"\x01" * take
+                    key = (seg.number, kind)
+                    if key not in by_segment:
+                        by_segment[key] = (seg, [])
+                    by_segment[key][1].append([first, take])
+                    first, count = first + take, count - take
+        added = 0
+        for (_, kind), (seg, found_ranges) in by_segment.items():
+            if seg.fd < 0:
+                continue  # deleted meanwhile
+            data = encode_record(kind + dumps(found_ranges))
+            write_all(seg.fd, data)
+            seg.nbytes += len(data)
+            added += len(data)
+        return added
+
+    # ------------------------------------------------------ sealing, deleting
+
+    def seal_if_due(self, *, now: bool = False) -> None:
+        """Seal the current segment if asked to, or if it is full or old."""
+        current = self._current
+        if current is not None and (
+            now
+            or current.nbytes >= SEGMENT_BYTES
+            or time.monotonic() - current.opened >= SEGMENT_SECONDS
+        ):
+            self.seal(current)
+
+    def seal(self, seg: Segment) -> None:
+        with contextlib.suppress(OSError):
+            self._fsync(seg)
+        seg.sealed = True
+        if self._current is seg:
+            self._current = None
+
+    def fsync_current(self) -> None:
+        """Have the current segment on disk now (raises OSError)."""
+        if self._current is not None:
+            self._fsync(self._current)
+
+    def fsync_if_due(self, interval: float) -> None:
+        """Fsync the current segment if events were written to it since the last fsync
+        and `interval` seconds have passed since then (the spool thread)."""
+        seg = self._current
+        if seg is not None and seg.dirty and time.monotonic() - self._fsynced_at >= interval:
+            with contextlib.suppress(OSError):  # as at seal: the next write says if the disk failed
+                self._fsync(seg)
+
+    def _fsync(self, seg: Segment) -> None:
+        """Have `seg`'s bytes on disk, and its name with the first time (raises OSError)."""
+        self._fsynced_at = time.monotonic()
+        os.fsync(seg.fd)
+        seg.dirty = False
+        if not seg.named:
+            fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            seg.named = True
+
+    def delete_settled(self) -> int:
+        """Delete the sealed segments whose events are all settled; return the bytes freed."""
+        done = [s for s in self.segments if s.sealed and s.unsettled == 0]
+        if not done:
+            return 0
+        freed = 0
+        for seg in done:
+            if seg.fd >= 0:
+                os.close(seg.fd)
+                seg.fd = -1
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(seg.path)
+            freed += seg.nbytes
+        gone = {id(s) for s in done}
+        self.segments = [s for s in self.segments if id(s) not in gone]
+        for key, (_, segs) in list(self._index.items()):
+            kept = [s for s in segs if id(s) not in gone]
+            if not kept:
+                del self._index[key]
+            elif len(kept) != len(segs):
+                self._index[key] = ([s.ranges[key].start for s in kept], kept)
+        return freed
+
+    # ------------------------------------------------------------- figures
+
+    def unsettled(self) -> int:
+        return sum(s.unsettled for s in self.segments)
+
+    def waiting(self, keys: Keys) -> Dict[str, int]:
+        """Events on disk, by log group, that are not settled."""
+        counts: Dict[str, int] = {}
+        for seg in self.segments:
+            for key, r in seg.ranges.items():
+                n = len(r.state) - r.state.count(SETTLED)
+                if n:
+                    group = keys.group(key)
+                    counts[group] = counts.get(group, 0) + n
+        return counts

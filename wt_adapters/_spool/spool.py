@@ -1,0 +1,393 @@
+"""The spool of one directory in this process: its parts, its thread, switch-off and close."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .._errors import WatchtowerWarning
+from .._ports import Handover, SpoolClient
+from .._report import report
+from .._threads import thread_state
+from .adopt import Adopter
+from .dead_letter import DeadLetters
+from .engines import Engines, MakeEngine
+from .format import ACKED, KEY_SHIFT, SENDING
+from .replay import DiskOnly, Replay, give_back
+from .segments import Keys, SegmentWriter
+
+
+class Spool:
+    """The spool of one directory in this process (see the package's docstring).
+
+    An engine appends each event it accepts (a `Handover`) to its own list,
+    under the lock it holds anyway: the spool thread takes that list every
+    ``spool_sync_interval``. Events held on disk only (memory full) are
+    handed over with ``disk_only``. Engines call `sending`
+    before a request, `settle` when a batch's fate is known and `dead_letter`
+    for events refused for good.
+
+    The spool holds its parts: the engines (`Engines`), the writer's segment
+    files (`SegmentWriter`), reading disk-only events back (`Replay`),
+    adopting gone writers' files (`Adopter`) and the dead letters
+    (`DeadLetters`). `forget` is called when
+    the last engine leaves, before the spool closes.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        max_bytes: int,
+        sync_interval: float,
+        forget: Callable[[Spool], None] = lambda spool: None,
+        fsync_interval: Optional[float] = None,
+    ) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.sync_interval = max(0.01, sync_interval)
+        #: At most how often the spool thread fsyncs the current segment (None: at seal only).
+        self.fsync_interval = fsync_interval
+        self._forget = forget
+        self._engines = Engines()
+        self._keys = Keys()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Begin as a new writer (at start, and in a forked child: no lock is taken)."""
+        self._lock = threading.Lock()  # guards the marks and the state
+        self._io = threading.Lock()  # guards the files; taken before an engine's lock
+        self._wake = threading.Event()
+        self._marks: List[Tuple[bytes, List[int]]] = []
+        #: Bytes of segment files and of events being written (read without a lock by engines).
+        self.disk_bytes = 0
+        self._reserved = 0
+        self._writer = SegmentWriter(self.directory)
+        self._disk_only = DiskOnly()
+        self._replay = Replay(self._writer, self._keys, self._disk_only)
+        self._adopter = Adopter(self.directory, self._writer.writer, self._keys, self._disk_only)
+        self._dead = DeadLetters(self.directory)
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+        #: Why the spool was switched off (disk trouble), or None while it works.
+        self.off: Optional[str] = None
+        #: Set by `deliver`: closing engines don't warn of what stays on disk.
+        self.quiet = False
+        self._pid = os.getpid()
+
+    @property
+    def writer(self) -> str:
+        """This process's writer name (its files' prefix)."""
+        return self._writer.writer
+
+    @property
+    def figures(self) -> Dict[str, int]:
+        """Counts since the spool began: unreadable segments, dead letters, adopted events."""
+        torn = self._replay.torn + self._adopter.torn
+        return {"spool_torn": torn, **self._dead.figures(), **self._adopter.figures()}
+
+    # ------------------------------------------------------------ engines
+
+    def attach(self, engine: SpoolClient, make_engine: Optional[MakeEngine]) -> int:
+        """Take `engine` on; return its first sequence number (its key, shifted)."""
+        key = self._keys.new(engine.group)
+        self._engines.add(engine, make_engine)
+        with self._lock:
+            start = self._thread is None and not self._closed and self.off is None
+        if start:
+            self._writer.take_lock()
+            self._start_thread()
+        return key << KEY_SHIFT
+
+    def detach(self, engine: SpoolClient) -> bool:
+        """Write what `engine` handed over and forget it; return whether it was the last."""
+        with contextlib.suppress(Exception), self._io:
+            if self.off is None and not self._closed:
+                self._write_pending()
+        return self._engines.remove(engine)
+
+    def release(self, engine: SpoolClient) -> Dict[str, int]:
+        """Detach a closing engine; close the spool if it was the last.
+
+        Returns what waits on disk.
+        """
+        if not self.detach(engine):
+            return {}
+        self._forget(self)
+        return self.close()
+
+    def engines(self) -> List[SpoolClient]:
+        """The open engines that use the spool."""
+        return self._engines.open()
+
+    def _engine_for(self, group: str) -> Optional[SpoolClient]:
+        return self._engines.engine_for(group, may_make=not self._closed)
+
+    # ---------------------------------------------------- the engine's calls
+
+    def sending(self, seqs: List[int]) -> None:
+        """Mark `seqs` as being sent, on disk before the request goes out (a sender thread)."""
+        seqs = [s for s in seqs if s >= 0]
+        if not seqs or self.off is not None:
+            return
+        with self._io:
+            if self.off is not None or self._closed:
+                return
+            with self._lock:
+                self._marks.append((SENDING, seqs))
+            self._write_pending()
+
+    def settle(self, seqs: List[int]) -> None:
+        """Note that `seqs` are settled (sent, or refused for good): they need no disk."""
+        if seqs:
+            with self._lock:
+                if self.off is None:
+                    self._marks.append((ACKED, seqs))
+
+    def dead_letter(
+        self, group: str, stream: str, events: List[Tuple[int, str]], reason: str
+    ) -> None:
+        """Keep events refused for good in the dead-letter file."""
+        if self.off is None:
+            self._dead.add(group, stream, events, reason)
+
+    def taken_over(self, group: str, held: int, nbytes: int) -> None:
+        """Count the events `_write_pending` took from an engine, `held` of them on disk only.
+
+        Called under the engine's lock, the io lock held: their bytes count
+        against ``spool_max_bytes`` from now on, while they are being written.
+        """
+        self.disk_bytes += nbytes
+        self._reserved += nbytes
+        if held:
+            self._disk_only.add(group, held)
+
+    def disk_only(self, group: str) -> int:
+        """How many events of `group` wait on disk only (written; see `Engine.disk_waiting`)."""
+        return self._disk_only.of(group)
+
+    def disk_only_total(self) -> int:
+        """How many events of every group wait on disk only."""
+        return self._disk_only.total()
+
+    def write_now(self) -> None:
+        """Write what engines handed over, the marks and the dead letters, now."""
+        with self._io:
+            self._write_pending()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def owned_by_this_process(self) -> bool:
+        """False in a forked child until the at-fork hook made the spool a new writer."""
+        return self._pid == os.getpid()
+
+    def wake(self) -> None:
+        """Have the spool thread look now (write, load back) instead of at its next interval."""
+        self._wake.set()
+
+    def stats(self) -> Dict[str, Any]:
+        """The spool's figures, for an engine's `stats()`."""
+        with self._lock:
+            return {
+                **self.figures,
+                "spool_bytes": self.disk_bytes - self._reserved,
+                "spool_events": self._writer.unsettled(),
+                "spool_disk_only": self._disk_only.total(),
+                "spool_off": self.off,
+            }
+
+    # ------------------------------------------------------------- thread
+
+    def _start_thread(self) -> None:
+        thread = threading.Thread(target=self._run, name="wt_adapters:spool", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    @property
+    def needs_thread(self) -> bool:
+        """True in a forked child until its spool thread is started."""
+        return self._thread is None and not self._closed and self.off is None
+
+    def start_in_child(self) -> None:
+        """In a forked child, at an engine's first event: start the writer there."""
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            self._start_thread()
+
+    def _run(self) -> None:
+        thread_state.in_engine = True
+        if not self._writer.has_lock:
+            try:
+                self._writer.take_lock()
+            except OSError as e:
+                with self._io:
+                    self._switch_off(e)
+        while True:
+            self._wake.wait(self.sync_interval)
+            self._wake.clear()
+            if self._closed or self._pid != os.getpid():
+                return
+            try:
+                self.sync(fsync=True)
+                self._replay.load_back(self._engine_for, self._io, lambda: self.off is None)
+                self._adopter.run_if_due(self._commit_adopted, self._engine_for, self._stopped)
+            except Exception as e:  # a bug: say so, and go on
+                self._adopter.give_up()
+                _say_failed(self.directory, e)
+
+    def _stopped(self) -> bool:
+        return self._closed or self.off is not None
+
+    def adopt_now(self, timeout: float) -> bool:
+        """Have the spool thread look for gone writers now; wait up to `timeout` for it."""
+        wanted = self._adopter.ask()
+        self._wake.set()
+        return self._adopter.wait_for(wanted, timeout, self._stopped)
+
+    def adopt_before_exit(self, timeout: float) -> None:
+        """Look for gone writers now, unless the spool thread did already (or is not running)."""
+        thread = self._thread
+        if self._adopter.passes == 0 and thread is not None and thread.is_alive():
+            self.adopt_now(timeout)
+
+    # -------------------------------------------------------------- files
+
+    def sync(self, *, seal: bool = False, fsync: bool = False) -> None:
+        """Write what was handed over, seal an old segment (or this one), delete settled ones.
+
+        With `fsync` (the spool thread only), fsync the current segment if
+        ``spool_fsync_interval`` has passed since the last.
+        """
+        with self._io:
+            if self.off is not None:
+                return
+            self._write_pending()
+            if fsync and self.fsync_interval:
+                self._writer.fsync_if_due(self.fsync_interval)
+            self._writer.seal_if_due(now=seal)
+            self.disk_bytes -= self._writer.delete_settled()
+
+    def _write_pending(self) -> None:
+        """Write what engines handed over, the marks and the dead letters (io lock held).
+
+        The marks are taken first: an event settled was handed over before its
+        mark was made, so it is written in this pass at the latest.
+        """
+        if self.off is not None:
+            return
+        with self._lock:
+            marks, self._marks = self._marks, []
+        engines = self._engines.attached()
+        runs = self._adopter.take_pending()
+        for engine in engines:
+            buf = engine.spool_collect(self)
+            if buf:
+                runs.append((buf[0].event.seq >> KEY_SHIFT, engine.group, buf))
+        try:
+            for key, group, buf in runs:
+                self.disk_bytes += self._writer.write_run(key, group, buf)
+            self.disk_bytes -= self._reserved
+            self._reserved = 0
+            if marks:
+                self.disk_bytes += self._writer.write_marks(marks)
+            self._dead.write()
+        except OSError as e:
+            self._switch_off(e, [(group, buf) for _, group, buf in runs])
+
+    def _commit_adopted(self) -> bool:
+        """Write the adopted events and have them on disk; False if the spool is off."""
+        with self._io:
+            self._write_pending()
+            if self.off is not None:
+                return False
+            self._writer.fsync_current()
+            return True
+
+    def waiting(self) -> Dict[str, int]:
+        """Events on disk, by log group, that are not settled."""
+        with self._io:
+            return self._writer.waiting(self._keys)
+
+    # ----------------------------------------------------------- trouble, close
+
+    def _switch_off(
+        self, error: OSError, unwritten: Optional[List[Tuple[str, List[Handover]]]] = None
+    ) -> None:
+        """Stop using the disk after a failed write: events stay in memory, with one warning.
+
+        The io lock is held. Events that were to be on disk only go back to
+        their engine's memory.
+        """
+        with self._lock:
+            if self.off is not None:
+                return
+            self.off = f"{type(error).__name__}: {error}"
+            self._marks = []
+        engines = self._engines.attached()
+        self._dead.drop_pending()
+        rest = list(unwritten or [])
+        rest.extend((group, buf) for _, group, buf in self._adopter.take_pending())
+        for engine in engines:
+            rest.append((engine.group, engine.spool_stop()))
+        report(
+            f"wt_adapters can't write to spool_dir={self.directory!r} ({self.off});"
+            " events are kept in memory only from now on",
+            WatchtowerWarning,
+        )
+        give_back(rest, self._engine_for, self._disk_only)
+
+    def close(self) -> Dict[str, int]:
+        """Write what is left, delete settled segments; return what still waits on disk, by group.
+
+        With nothing left, the writer's lock file goes too; otherwise the lock is
+        released, so that the next process (or a live one) adopts the rest.
+        """
+        with self._lock:
+            if self._closed:
+                return {}
+            self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5.0)
+        if self._pid != os.getpid():
+            return {}
+        with contextlib.suppress(OSError), self._io:
+            if self.off is None:
+                self._closed = False  # so that the last pass writes
+                try:
+                    self._write_pending()
+                finally:
+                    self._closed = True
+            self._writer.seal_if_due(now=True)
+            if self.off is None:
+                self.disk_bytes -= self._writer.delete_settled()
+        self._engines.stop()
+        left = self.waiting() if self._writer.segments else {}
+        self._writer.close_files(remove_lock=True)
+        return left
+
+    def after_fork_in_child(self) -> None:
+        """A forked child is a new writer: drop the parent's files (no lock is taken)."""
+        self._writer.close_files(remove_lock=False)
+        closed = self._closed
+        self._keys.after_fork_in_child()
+        self._engines.after_fork_in_child()
+        self._reset()
+        self._closed = closed
+
+
+def _say_failed(directory: str, error: Exception) -> None:
+    """Say on stderr that the spool thread's look failed (a bug), with the traceback."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(
+            f"wt_adapters: the spool thread for {directory!r} failed: {error!r}\n"
+            + "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        )
