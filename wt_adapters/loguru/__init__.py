@@ -1,8 +1,17 @@
 """The loguru front end: `cloudwatch_sink`, for ``logger.add(cloudwatch_sink(...))``.
 
-The sink is duck-typed (``write``/``stop``); loguru itself is not imported here,
-and ``import wt_adapters`` does not import this module.
+The sink is duck-typed (``write``/``stop``): loguru itself is not imported
+here, only looked for, so that importing this module without loguru installed
+is an `ImportError` that says what to install (the ``loguru`` extra).
+``import wt_adapters`` does not import this module.
 """
+
+from importlib.util import find_spec as _find_spec
+
+if _find_spec("loguru") is None:
+    raise ImportError(
+        'wt_adapters.loguru needs loguru: pip install "wt-adapters[loguru]"', name="loguru"
+    )
 
 from ._sink import STANDARD_KEYS, CloudWatchSink, cloudwatch_sink
 
