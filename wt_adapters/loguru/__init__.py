@@ -1,5 +1,11 @@
 """The loguru front end: `cloudwatch_sink`, for ``logger.add(cloudwatch_sink(...))``.
 
+Each record arrives as a JSON object. Give a dict as keyword arguments
+(``logger.info("login", **fields)``) or bind it (``logger.bind(**fields)``):
+its items arrive at the top level with their structure. loguru makes the
+message itself text before any sink sees it, so a dict passed as the message
+arrives as that text.
+
 The sink is duck-typed (``write``/``stop``): loguru itself is not imported
 here, only looked for, so that importing this module without loguru installed
 is an `ImportError` that says what to install (the ``loguru`` extra).
