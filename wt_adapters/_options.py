@@ -133,7 +133,8 @@ class Choice:
     def __call__(self, name: str, value: Any) -> str:
         if isinstance(value, str) and value in self.choices:
             return value
-        raise WatchtowerError(f"{name}={value!r} must be one of {self.choices}")
+        words = ", ".join(map(repr, self.choices))
+        raise WatchtowerError(f"{name}={value!r} must be one of {words}")
 
 
 def choice(*choices: str) -> Parse:
