@@ -185,10 +185,34 @@ def test_a_choice_flag_lists_its_choices() -> None:
     assert parse()["queue_overflow"] == "block"  # pipe's default: slow the writer, drop nothing
     assert parse("--queue-overflow", "drop_newest")["queue_overflow"] == "drop_newest"
     assert refusal("--queue-overflow", "drop_all") == (
-        "--queue-overflow='drop_all' must be one of ('drop_oldest', 'drop_newest', 'block')"
+        "--queue-overflow='drop_all' must be one of 'drop_oldest', 'drop_newest', 'block'"
     )
     (flag,) = [f for f in ENGINE_FLAGS if f.name == "log_group_class"]
     assert flag.extra["metavar"] == "[STANDARD|INFREQUENT_ACCESS]"
+
+
+@pytest.mark.parametrize("flag", ["--spool-dir", "--kms-key-id", "--metrics-interval", "-s"])
+def test_none_is_refused_as_a_value_of_any_flag(flag: str) -> None:
+    named = "--stream" if flag == "-s" else flag
+    assert refusal(flag, "None") == (
+        f"{named}=None: None is Python's None, not a value on the command line:"
+        f" leave {named} out for its default"
+    )
+
+
+def test_messages_say_nothing_of_none_where_a_flag_cannot_be_given_it() -> None:
+    assert refusal("--kms-key-id", "key") == (
+        "--kms-key-id='key' must be the ARN of a KMS key (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)"
+    )
+    assert (
+        refusal("--metrics-interval", "0.5") == "--metrics-interval='0.5' must be at least 1 second"
+    )
+    assert refusal("--spool-dir", "") == "--spool-dir='' must be a directory path"
+
+
+def test_a_value_typed_after_a_short_flag_is_named_by_the_long_one() -> None:
+    assert refusal("-g", "bad name").startswith("--group='bad name' is not a valid log group")
+    assert refusal("-s", "a:b").startswith("--stream='a:b'")
 
 
 def test_tags_are_repeatable_key_value_flags() -> None:
@@ -211,7 +235,7 @@ def test_a_bad_flag_fails_before_any_aws_call(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == (
         "wt-adapters: error: --log-group-class='COLD' must be one of"
-        " ('STANDARD', 'INFREQUENT_ACCESS') (see 'wt-adapters pipe --help')\n"
+        " 'STANDARD', 'INFREQUENT_ACCESS' (see 'wt-adapters pipe --help')\n"
     )
 
 

@@ -286,7 +286,7 @@ def test_pipe_splits_a_long_line_and_says_so(tmp_path: Path, local: str, logs: A
     result = run("pipe", "-g", "long", "-s", "s", input=line + "\nshort\n",
                  env=env_for(tmp_path, local))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "1 lines longer than --max-message-size were split into 21 events" in result.stderr
+    assert "1 line longer than --max-message-size was split into 21 events" in result.stderr
     stored = [e["message"] for e in logs.get_paginator("filter_log_events").paginate(
         logGroupName="long").build_full_result()["events"]]  # fmt: skip
     # Each piece has a millisecond of its own, so that read back in time order they

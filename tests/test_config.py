@@ -228,6 +228,60 @@ def test_use_queues_false_from_a_string_sends_on_the_callers_thread() -> None:
     handler.close()
 
 
+def _front_end(name: str, **options: Any) -> Any:
+    """Make the front end `name` ("stdlib", "structlog" or "loguru") with `options`."""
+    if name == "structlog":
+        from wt_adapters.structlog import CloudWatchRenderer
+
+        return CloudWatchRenderer(**options)
+    if name == "loguru":
+        from wt_adapters.loguru import cloudwatch_sink
+
+        return cloudwatch_sink(**options)
+    return CloudWatchLogHandler(**options)
+
+
+@pytest.mark.parametrize("front_end", ["stdlib", "structlog", "loguru"])
+@pytest.mark.parametrize("given", ["false", "0", "Off"])
+def test_a_boolean_given_as_a_string_means_the_same_on_every_front_end(
+    front_end: str, given: str
+) -> None:
+    made = _front_end(front_end, log_group_name=f"strings-{front_end}", use_queues=given)
+    destination = made._destination
+    assert destination.submit == destination.engine.send_now
+    made.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("false", False), ("0", False), (" NO ", False), ("off", False), (0, False),
+     (False, False), ("true", True), ("1", True), ("yes", True), (1, True), (True, True)],
+)  # fmt: skip
+def test_the_renderers_write_locally_takes_the_spellings_every_boolean_takes(
+    given: Any, expected: bool
+) -> None:
+    from wt_adapters.structlog import CloudWatchRenderer
+
+    renderer = CloudWatchRenderer(write_locally=given)
+    assert renderer.write_locally is expected
+    renderer.close()
+
+
+@pytest.mark.parametrize("given", ["nope", "", "2", 2, None, []])
+def test_a_write_locally_that_is_no_boolean_is_refused_naming_it_before_any_engine(
+    given: Any,
+) -> None:
+    from wt_adapters.structlog import CloudWatchRenderer
+
+    before = set(map(id, _registry.engines()))
+    with pytest.raises(WatchtowerError) as refused:
+        CloudWatchRenderer(log_group_name="refused-write-locally", write_locally=given)
+    with pytest.raises(WatchtowerError) as from_the_table:
+        resolve({"use_queues": given})
+    assert str(refused.value) == str(from_the_table.value).replace("use_queues", "write_locally")
+    assert set(map(id, _registry.engines())) == before
+
+
 @pytest.mark.parametrize(
     ("name", "given", "expected"),
     [

@@ -12,9 +12,10 @@ import enum
 import json
 import logging
 import math
+import re
 import uuid
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, List
 
 import pytest
 from helpers import Opaque, messages
@@ -134,6 +135,42 @@ def test_the_orjson_path_gives_the_standard_library_paths_json_value_for_any_val
     # NaN and infinities included: both write them as the same strings.
     orjson_value = same_keys(strict_loads(dumps(value, library="orjson")))
     assert orjson_value == same_keys(strict_loads(dumps(value, library="json")))
+
+
+#: One escape in JSON text: ``\uXXXX`` (its code point in the group) or a short one (``\\``).
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)")
+
+
+def escaped_code_points(text: str) -> List[int]:
+    """The code points JSON `text` writes as ``\\uXXXX`` escapes."""
+    return [int(m.group(1), 16) for m in _ESCAPE.finditer(text) if m.group(1)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_the_orjson_path_writes_text_one_way_whichever_encoder_wrote_the_document(
+    value: Any,
+) -> None:
+    """What orjson refuses (an integer beyond 64 bits, a cycle, a key) changes no string:
+    a character is escaped only where orjson escapes it too (a control character below
+    U+0020) or UTF-8 can't hold it (a lone surrogate)."""
+    text = dumps(value, library="orjson")
+    text.encode("utf-8")  # no lone surrogate written as itself
+    assert [c for c in escaped_code_points(text) if 0x20 <= c < 0xD800 or c > 0xDFFF] == []
+
+
+@pytest.mark.parametrize("refused", [2**64, -(2**63) - 1, 2**200])
+def test_an_integer_orjson_refuses_leaves_the_rest_of_the_text_as_orjson_writes_it(
+    refused: int,
+) -> None:
+    text = 'héllo ☃ 日本語 🚀\n"q" \\ \x00\x7f\u2028'
+    written = dumps({"text": text, "n": 1, "nested": [{"t": text}]}, library="orjson")
+    refused_too = dumps({"text": text, "n": refused, "nested": [{"t": text}]}, library="orjson")
+    assert refused_too == written.replace('"n":1,', f'"n":{refused},')
+
+
+def test_a_lone_surrogate_is_the_only_text_the_orjson_path_escapes() -> None:
+    assert dumps({"t": "é", "s": "\ud800"}, library="orjson") == '{"t":"é","s":"\\ud800"}'
 
 
 def naive_has_non_finite(value: Any, keys: bool) -> bool:

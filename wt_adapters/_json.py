@@ -15,9 +15,12 @@ Two fast paths:
   encoded as orjson encodes them, and float dict keys are written as orjson
   writes floats (``"1e-9"`` where json writes ``"1e-09"``). Values orjson
   refuses (integers beyond 64 bits, lone surrogates, cycles) are rebuilt as
-  on the standard library path and encoded again. Dates and datetimes still go
-  through `default`, and NaN and infinities still become strings, as on the
-  standard library path.
+  on the standard library path and encoded again, by orjson or, where it
+  still refuses (an integer beyond 64 bits), by the standard library writing
+  text as orjson does: one document has one escaping, whichever encoder
+  wrote it (non-ASCII as UTF-8; only a lone surrogate, which UTF-8 can't
+  hold, as an escape). Dates and datetimes still go through `default`, and
+  NaN and infinities still become strings, as on the standard library path.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from datetime import date, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any, Callable, List, Optional
@@ -201,6 +205,32 @@ def _probe() -> bool:
 _c_encoder_ok = _probe()
 
 
+#: A surrogate code point: alone in a str, it is text UTF-8 cannot hold.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _utf8_encoder(default: Default) -> Callable[[Any], str]:
+    """The standard library's encoder writing text as orjson does, for what orjson refuses.
+
+    Non-ASCII characters are written as themselves (UTF-8 once sent), control
+    characters, quotes and backslashes escaped as both encoders escape them;
+    a lone surrogate, which orjson refuses and UTF-8 can't hold, becomes the
+    ``\\uXXXX`` escape ``json.dumps`` writes for it.
+    """
+    encode = json.JSONEncoder(
+        default=default, allow_nan=False, separators=(",", ":"), ensure_ascii=False
+    ).encode
+
+    def safe(value: Any) -> str:
+        return _SURROGATE.sub(_escape_surrogate, encode(value))
+
+    return safe
+
+
 def orjson_available() -> bool:
     """Tell whether orjson (the fast extra) can be used."""
     return orjson is not None
@@ -258,9 +288,9 @@ def encoder(
         raise WatchtowerError(
             "json_library='orjson' needs orjson: pip install \"wt-adapters[fast]\""
         )
-    safe = json.JSONEncoder(default=default, allow_nan=False, separators=(",", ":")).encode
     if use_orjson:
-        return _orjson_encoder(default, safe)
+        return _orjson_encoder(default, _utf8_encoder(default))
+    safe = json.JSONEncoder(default=default, allow_nan=False, separators=(",", ":")).encode
     first = (_c_encoder(default) if _c_encoder_ok else None) or safe
 
     def encode(value: Any) -> str:

@@ -9,7 +9,9 @@ One rule for every value: the Python type is taken as is, and so are the
 spellings a string from ``fileConfig``, YAML or an environment variable
 brings: ``"true"``/``"false"``/``"yes"``/``"no"``/``"on"``/``"off"``/``"1"``/``"0"``
 (any case) for a boolean, a numeric string for a number. Anything else is a
-`WatchtowerError` naming the argument; nothing is guessed.
+`WatchtowerError` naming the argument; nothing is guessed. The options one
+front end alone takes (`FRONT_END_OPTIONS`, such as the structlog renderer's
+``write_locally``) follow the same rule.
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ class Choice:
     def __call__(self, name: str, value: Any) -> str:
         if isinstance(value, str) and value in self.choices:
             return value
-        raise WatchtowerError(f"{name}={value!r} must be one of {self.choices}")
+        words = ", ".join(map(repr, self.choices))
+        raise WatchtowerError(f"{name}={value!r} must be one of {words}")
 
 
 def choice(*choices: str) -> Parse:
@@ -374,6 +377,23 @@ OPTIONS: Dict[str, Option] = {
                " power loss loses about this much more); `None` or 0: only when sealed."),
     )
 }  # fmt: skip
+
+#: Options that one front end alone takes: not engine settings, so neither in `OPTIONS`
+#: nor in the README's table, but checked by the same rules (a string means what it spells).
+FRONT_END_OPTIONS: Dict[str, Option] = {
+    o.name: o
+    for o in (
+        Option("write_locally", True, boolean, "bool",
+               "structlog's renderer: return the JSON text for the configured logger to"
+               " write too; `False` raises `DropEvent` instead."),
+    )
+}  # fmt: skip
+
+
+def front_end_option(name: str, value: Any) -> Any:
+    """Check `value` for the front-end option `name`; return the value to use."""
+    return FRONT_END_OPTIONS[name].parse(name, value)
+
 
 #: Watchtower's positional parameters, in order (the stdlib handler takes them so).
 POSITIONAL = tuple(o.name for o in OPTIONS.values() if o.watchtower)

@@ -42,8 +42,9 @@ def cli() -> None:
 
     \b
     Exit codes: 0 done; 1 some events not delivered (or not found by demo);
-    2 bad usage; 3 AWS not usable (credentials, region, endpoint, permissions,
-    missing group); 130 interrupted.
+    2 bad usage (no command: this help, on stderr, exit code 2, as click does);
+    3 AWS not usable (credentials, region, endpoint, permissions, missing
+    group); 130 interrupted.
     """
 
 
@@ -57,12 +58,17 @@ cli.add_command(spool)
 
 
 def run(argv: Optional[List[str]] = None) -> int:
-    """Run the command line; return the exit code. Errors are one line on stderr."""
+    """Run the command line; return the exit code. Errors are one line on stderr.
+
+    With no command at all, the help (as ``--help`` shows it) goes to stderr
+    and the exit code is 2, `EXIT_USAGE`: what click 8.2 and later do for a
+    group called without a command, whichever click is installed.
+    """
     install_warning_printer()
     args = sys.argv[1:] if argv is None else list(argv)
-    if not args:  # the usage, once, and nothing called an error
-        with click.Context(cli, info_name=PROG) as ctx:
-            click.echo(cli.get_help(ctx), err=True)
+    if not args:  # the help, once, and nothing called an error
+        with cli.make_context(PROG, [], resilient_parsing=True) as ctx:
+            click.echo(ctx.get_help(), err=True)
         return EXIT_USAGE
     try:
         result = cli.main(args=args, prog_name=PROG, standalone_mode=False)

@@ -12,6 +12,8 @@ from typing import Any, Callable, Dict, Iterator, Optional, TextIO, TypeVar, Uni
 import click
 
 from .._endpoints import configured_endpoint, endpoint_from_env
+from .._errors import WatchtowerError
+from .._rules import check_log_group_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,7 +22,7 @@ PROG = "wt-adapters"
 #: Exit codes (documented in docs/cli.md).
 EXIT_OK = 0
 EXIT_FAILED = 1  # events not delivered, demo events not found
-EXIT_USAGE = 2  # a bad option or argument (click's own code)
+EXIT_USAGE = 2  # a bad option or argument, or no command at all (click's own code)
 EXIT_AWS = 3  # no credentials or region, endpoint unreachable, access denied, group missing
 EXIT_INTERRUPTED = 130  # Ctrl-C before the command finished its work
 
@@ -35,6 +37,44 @@ class AwsProblem(click.ClickException):
     """CloudWatch could not be used: credentials, region, endpoint, permissions (exit code 3)."""
 
     exit_code = EXIT_AWS
+
+
+def counted(n: int, noun: str, *, grouped: bool = False) -> str:
+    """`n` and `noun`, plural unless `n` is 1: "1 line", "0 lines", "12,345 events"."""
+    number = f"{n:,}" if grouped else str(n)
+    return f"{number} {noun}" if n == 1 else f"{number} {noun}s"
+
+
+#: What Python prints for None. Never a value on the command line: given, it is
+#: a script's None passed on where a value was meant (``--group=None``).
+NONE = "None"
+
+
+def none_given(flag: str, instead: str) -> str:
+    """Say that `flag` was given the word None, and what to do `instead`."""
+    return f"{flag}=None: None is Python's None, not a value on the command line: {instead}"
+
+
+def log_group_param(
+    ctx: click.Context, param: click.Parameter, value: Optional[str]
+) -> Optional[str]:
+    """Check a log group given on the command line (a click callback), before any AWS call.
+
+    None and a name CloudWatch refuses (an empty one too) are usage errors
+    naming the flag or argument; a flag not given is left for the command.
+    """
+    if value is None:
+        return None
+    if value == NONE:
+        raise click.BadParameter(
+            "None is Python's None, not a value on the command line: give the log group's name",
+            ctx,
+            param,
+        )
+    try:
+        return check_log_group_name(value, "GROUP")
+    except WatchtowerError as e:  # "GROUP='x' is not ...": the flag is named by click
+        raise click.BadParameter(str(e).partition("=")[2], ctx, param) from None
 
 
 @dataclass(frozen=True)
@@ -143,8 +183,22 @@ def make_client(aws: AwsOptions, *, engine: bool = False) -> Any:
     return session.client("logs", endpoint_url=aws.endpoint_url, config=config)
 
 
-def aws_problem(error: BaseException, aws: AwsOptions, group: Optional[str] = None) -> Exception:
-    """Turn a boto3 exception into the one-line error the user sees."""
+#: How CloudWatch words a filter pattern it refuses ("Invalid filter pattern",
+#: "Invalid character(s) in term ...", the local endpoint's "filter pattern ...").
+_PATTERN_REFUSED = re.compile(r"pattern|\bterm\b", re.IGNORECASE)
+
+
+def aws_problem(
+    error: BaseException,
+    aws: AwsOptions,
+    group: Optional[str] = None,
+    pattern: Optional[str] = None,
+) -> Exception:
+    """Turn a boto3 exception into the one-line error the user sees.
+
+    A filter `pattern` CloudWatch refuses is a usage error naming ``--filter``
+    (exit code 2), not a problem with AWS.
+    """
     import botocore.exceptions
 
     where = aws.describe()
@@ -164,6 +218,12 @@ def aws_problem(error: BaseException, aws: AwsOptions, group: Optional[str] = No
         message = str(err.get("Message", "")).strip() or code
         if code == "ResourceNotFoundException" and group is not None:
             return AwsProblem(f"log group {group!r} does not exist at {where}")
+        if code == "InvalidParameterException" and pattern and _PATTERN_REFUSED.search(message):
+            return click.BadParameter(
+                f"CloudWatch refused it: {message}",
+                click.get_current_context(silent=True),
+                param_hint="'--filter'",
+            )
         return AwsProblem(f"{where} refused the request: {code}: {message}")
     if isinstance(error, botocore.exceptions.BotoCoreError):
         return AwsProblem(f"calling {where} failed: {error}")
@@ -171,14 +231,16 @@ def aws_problem(error: BaseException, aws: AwsOptions, group: Optional[str] = No
 
 
 @contextlib.contextmanager
-def aws_errors(aws: AwsOptions, group: Optional[str] = None) -> Iterator[None]:
-    """Report boto3 errors raised inside as one-line `AwsProblem`s."""
+def aws_errors(
+    aws: AwsOptions, group: Optional[str] = None, pattern: Optional[str] = None
+) -> Iterator[None]:
+    """Report boto3 errors raised inside as one-line errors (see `aws_problem`)."""
     import botocore.exceptions
 
     try:
         yield
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
-        raise aws_problem(e, aws, group) from None
+        raise aws_problem(e, aws, group, pattern) from None
 
 
 def check_reachable(client: Any, aws: AwsOptions, group: str) -> Optional[bool]:

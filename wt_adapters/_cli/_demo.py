@@ -24,7 +24,9 @@ from ._common import (
     aws_from,
     aws_options,
     check_reachable,
+    counted,
     echo_err,
+    log_group_param,
     make_session,
 )
 from ._tail import decode, format_time
@@ -186,7 +188,14 @@ def _read_back(client: Any, group: str, prefix: str) -> Dict[str, List[Dict[str,
 
 
 @click.command()
-@click.option("--group", "-g", default=DEMO_GROUP, show_default=True, help="Log group to use.")
+@click.option(
+    "--group",
+    "-g",
+    default=DEMO_GROUP,
+    show_default=True,
+    callback=log_group_param,
+    help="Log group to use.",
+)
 @click.option(
     "--local",
     "force_local",
@@ -285,7 +294,8 @@ def demo(
         return EXIT_FAILED
     total = sum(len(v) for v in stored.values())
     echo_err(
-        f"{PROG} demo: {total} events from {len(logged)} front ends ({', '.join(logged)})"
+        f"{PROG} demo: {counted(total, 'event')} from {counted(len(logged), 'front end')}"
+        f" ({', '.join(logged)})"
         f" stored in log group {group!r} at {description}."
     )
     if where.endpoint_url and not aws.endpoint_url:

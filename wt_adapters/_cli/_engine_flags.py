@@ -20,7 +20,7 @@ import click
 
 from .._errors import WatchtowerError
 from .._options import OPTIONS, Option, resolve
-from ._common import name_flags
+from ._common import NONE, name_flags, none_given
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +49,10 @@ KINDS = frozenset(METAVARS) | {"bool"}
 
 _UNSET: Any = object()
 _ARGS = "wt_adapters.args"
+
+#: What the library's messages say of None, which a flag cannot be given (leaving
+#: the flag out is how), and of Python types: left out of the messages a command prints.
+PYTHON_PHRASES = {" or None": "", "None or ": "", " (str or os.PathLike)": ""}
 
 
 @dataclass(frozen=True)
@@ -188,8 +192,13 @@ class RememberArgs(click.Command):
 
 
 def typed(flag: Flag, args: Sequence[str]) -> Tuple[str, str]:
-    """The flag (and its ``--no-`` form) the user typed last for `flag`, else its first."""
-    yes = next((o for o in flag.opts if o.startswith("--")), flag.opts[0])
+    """The flag (and its ``--no-`` form) the user typed last for `flag`, else its first.
+
+    A short flag typed (``-g``) is named by the flag's first long one: messages
+    write ``--group='x'``, which ``-g='x'`` would not mean.
+    """
+    first = next((o for o in flag.opts if o.startswith("--")), flag.opts[0])
+    yes = first
     no = flag.negations[flag.opts.index(yes)] if flag.negations else ""
     pairs = list(zip(flag.opts, flag.negations or flag.opts))
     for arg in args:
@@ -197,7 +206,7 @@ def typed(flag: Flag, args: Sequence[str]) -> Tuple[str, str]:
             break
         for opt, negation in pairs:
             if _is(arg, opt) or (flag.negations and _is(arg, negation)):
-                yes, no = opt, negation
+                yes, no = (opt, negation) if opt.startswith("--") else (first, no)
     return yes, no
 
 
@@ -245,13 +254,22 @@ def resolve_flags(
     not returned); `phrases`, how messages are to say those. The values
     returned are the options' parsed values, for every flag (the command's
     default where none was given). A bad value is a `click.UsageError` naming
-    the flag as the user typed it.
+    the flag as the user typed it; so is the word None, for any flag.
     """
     speaker = Speaker(flags, ctx.meta.get(_ARGS, ()))
+    speaker.phrases.update(PYTHON_PHRASES)
     speaker.phrases.update(phrases or {})
     raw: Dict[str, Any] = dict(fixed or {})
     for flag in flags:
         value = given.get(flag.name)
+        if value == NONE:
+            named = speaker.flags[flag.name]
+            instead = (
+                "give the log group's name"
+                if flag.name == "log_group_name"
+                else f"leave {named} out for its default"
+            )
+            raise click.UsageError(none_given(named, instead), ctx)
         if flag.option.kind == "dict":
             value = _pairs(value or (), speaker.flags[flag.name]) if value else None
         raw[flag.name] = flag.default if value is None else value

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 
 import click
 
-from ._common import aws_errors, aws_from, aws_options, make_client
+from ._common import aws_errors, aws_from, aws_options, log_group_param, make_client
 from ._output import escape, escape_json, write_text
 from ._tail import format_time
 
@@ -50,7 +50,7 @@ def groups(
 
 
 @click.command()
-@click.argument("group")
+@click.argument("group", callback=log_group_param)
 @click.option("--prefix", "-p", default=None, help="Only streams whose name starts so.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per stream.")
 @aws_options

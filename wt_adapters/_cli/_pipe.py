@@ -29,6 +29,7 @@ from ._common import (
     aws_from,
     aws_options,
     check_reachable,
+    counted,
     echo_err,
     make_client,
 )
@@ -192,7 +193,7 @@ class _Progress:
         figures = stats()
         rate = read / max(1e-6, now - self.started)
         sys.stderr.write(
-            f"\r\x1b[K{PROG} pipe: read {read} lines ({rate:,.0f}/s),"
+            f"\r\x1b[K{PROG} pipe: read {counted(read, 'line')} ({rate:,.0f}/s),"
             f" sent {figures['sent']}, queued {figures['queued']}"
         )
         sys.stderr.flush()
@@ -389,26 +390,23 @@ def _ship(
     lost = submitted - sent
     elapsed = time.monotonic() - started
     why = f" on {stop.signal}" if stop.signal else ""
-    summary = (
-        f"{PROG} pipe: stopped{why}: read {read} lines"
-        if stop.signal
-        else f"{PROG} pipe: read {read} lines"
-    )
-    summary += (
-        f" ({blank} blank, skipped), sent {sent} events to {destination.settings.log_group_name!r}"
-    )
+    stopped = f"stopped{why}: " if stop.signal else ""
+    summary = f"{PROG} pipe: {stopped}read {counted(read, 'line')} ({blank} blank, skipped)"
+    summary += f", sent {counted(sent, 'event')} to {destination.settings.log_group_name!r}"
     summary += f", dropped {_sum(dropped)}, rejected {_sum(rejected)} in {elapsed:.2f} s"
     if long_lines:
+        were = "was" if long_lines == 1 else "were"
         summary += (
-            f"; {long_lines} lines longer than --max-message-size were split into {pieces} events"
+            f"; {counted(long_lines, 'line')} longer than --max-message-size {were} split"
+            f" into {counted(pieces, 'event')}"
         )
     echo_err(summary)
     if lost or refused or not delivered:
         details = _describe({**dropped, **{f"rejected {k}": v for k, v in rejected.items()}})
         last_error = speak(str(figures.get("last_error") or "")) or None
         echo_err(
-            f"{PROG}: error: {lost} of {submitted} events were not delivered to"
-            f" {aws.describe()}"
+            f"{PROG}: error: {lost} of {counted(submitted, 'event')}"
+            f" {'was' if lost == 1 else 'were'} not delivered to {aws.describe()}"
             + (f" ({details})" if details else "")
             + (f"; last error: {last_error}" if last_error else "")
             + _on_disk(getattr(destination.settings, "spool_dir", None))
@@ -430,7 +428,8 @@ def _on_disk(spool_dir: Optional[str]) -> str:
     if not waiting:
         return ""
     return (
-        f"; {waiting} events wait in {spool_dir!r} for the next start"
+        f"; {counted(waiting, 'event')} {'waits' if waiting == 1 else 'wait'} in"
+        f" {spool_dir!r} for the next start"
         f" (or: {PROG} spool {shlex.quote(spool_dir)} --send)"
     )
 

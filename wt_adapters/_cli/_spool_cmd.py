@@ -16,6 +16,7 @@ from ._common import (
     aws_from,
     aws_options,
     check_reachable,
+    counted,
     echo_err,
     make_client,
 )
@@ -48,12 +49,15 @@ def as_json(found: Any, now: float) -> Dict[str, Any]:
 def table(found: Any, now: float) -> str:
     """The summary for a person: a headline, then one row per (group, stream)."""
     total = sum(s.bytes for s in found.streams)
-    head = f"{escape(found.directory)}: {found.events:,} events ({total:,} bytes) waiting"
+    head = (
+        f"{escape(found.directory)}: {counted(found.events, 'event', grouped=True)}"
+        f" ({counted(total, 'byte', grouped=True)}) waiting"
+    )
     if found.streams:
         oldest = min(s.oldest_timestamp for s in found.streams)
         head += f", the oldest logged {age(now - oldest / 1000)} ago"
     head += (
-        f"; {found.dead_letters:,} dead letters;"
+        f"; {counted(found.dead_letters, 'dead letter', grouped=True)};"
         f" writers: {found.writers_live} live, {found.writers_gone} gone"
     )
     lines = [head]
@@ -61,10 +65,12 @@ def table(found: Any, now: float) -> str:
         files = "1 segment file ends" if found.torn == 1 else f"{found.torn} segment files end"
         lines.append(f"{files} in a torn record (skipped, counted)")
     if found.possible_duplicates:
+        one = found.possible_duplicates == 1
+        was, them, they = ("was", "it", "it is") if one else ("were", "them", "they are")
         lines.append(
-            f"{found.possible_duplicates:,} events were being sent when their writer stopped:"
-            " CloudWatch may have them already (sent again, they are counted as possible"
-            " duplicates)"
+            f"{counted(found.possible_duplicates, 'event', grouped=True)} {was} being sent"
+            f" when {'its' if one else 'their'} writer stopped: CloudWatch may have {them}"
+            f" already (sent again, {they} counted as possible duplicates)"
         )
     if found.streams:
         rows = [["GROUP", "STREAM", "EVENTS", "BYTES", "OLDEST"]]
@@ -172,7 +178,8 @@ def _send(directory: str, found: Any, timeout: float, aws: Any, json_out: bool) 
         document.pop("left_by_group", None)
         write_text(escape_json(json.dumps(document, ensure_ascii=False, default=str)) + "\n")
     line = (
-        f"{PROG} spool: sent {counts['sent']:,} events from {escape(directory)}"
+        f"{PROG} spool: sent {counted(counts['sent'], 'event', grouped=True)}"
+        f" from {escape(directory)}"
         f" (adopted {counts['adopted']:,} from writers that were gone; rejected"
         f" {counts['rejected']:,}, dropped {counts['dropped']:,}, possible duplicates"
         f" {counts['possible_duplicates']:,}, torn {counts['torn']:,}; dead letters"
@@ -180,12 +187,17 @@ def _send(directory: str, found: Any, timeout: float, aws: Any, json_out: bool) 
     )
     echo_err(line)
     if after.writers_live and after.events:
-        echo_err(f"{PROG} spool: {after.events:,} events belong to live writers, which send them")
+        belong = "belongs" if after.events == 1 else "belong"
+        echo_err(
+            f"{PROG} spool: {counted(after.events, 'event', grouped=True)} {belong} to live"
+            " writers, which send them"
+        )
     if counts["delivered"] and not counts["rejected"]:
         return EXIT_OK
     last_error = counts.get("last_error")
     echo_err(
-        f"{PROG}: error: {counts['left']:,} events were not delivered to {aws.describe()}"
+        f"{PROG}: error: {counted(counts['left'], 'event', grouped=True)}"
+        f" {'was' if counts['left'] == 1 else 'were'} not delivered to {aws.describe()}"
         f" and stay in {escape(directory)}"
         + (f", {counts['dropped']:,} dropped" if counts["dropped"] else "")
         + (

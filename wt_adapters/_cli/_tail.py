@@ -19,6 +19,7 @@ from ._common import (
     aws_options,
     aws_problem,
     echo_err,
+    log_group_param,
     make_client,
 )
 from ._output import (
@@ -190,8 +191,14 @@ class Printer:
 
 
 @click.command()
-@click.argument("group_argument", metavar="[GROUP]", required=False)
-@click.option("--group", "-g", default=None, help="Log group to read (or give it as GROUP).")
+@click.argument("group_argument", metavar="[GROUP]", required=False, callback=log_group_param)
+@click.option(
+    "--group",
+    "-g",
+    default=None,
+    callback=log_group_param,
+    help="Log group to read (or give it as GROUP).",
+)
 @click.option(
     "--stream",
     "-s",
@@ -315,7 +322,7 @@ def tail(
     if follow:
         _follow(client, aws, group, params, printer, interval)
         return 0
-    with aws_errors(aws, group):
+    with aws_errors(aws, group, pattern):
         for page in pages(client, params):
             printer.write(order(page))
     return 0
@@ -369,7 +376,7 @@ def _follow(
             except botocore.exceptions.ClientError as e:
                 code = e.response.get("Error", {}).get("Code")
                 if code != "ResourceNotFoundException":
-                    raise aws_problem(e, aws, group) from None
+                    raise aws_problem(e, aws, group, params.get("filterPattern")) from None
                 if not waiting_said:
                     echo_err(
                         f"{PROG} tail: log group {group!r} does not exist yet at"

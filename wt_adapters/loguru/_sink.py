@@ -40,6 +40,15 @@ class CloudWatchSink:
     a key above stays under ``extra``), and ``exception`` (``type``, ``value``,
     ``traceback``) when there is one. Its CloudWatch time is ``record["time"]``.
 
+    To ship a dict with its structure, give its items as keyword arguments,
+    ``logger.info("login", **fields)``, or bind them,
+    ``logger.bind(**fields).info("login")`` (``bind`` leaves braces in the
+    message alone; keyword arguments also fill its ``{}`` fields): each item
+    arrives at the top level as the JSON value it is. A dict passed as the
+    message itself arrives as text: loguru makes every message a string
+    (``str(message)``) before any sink sees it, so ``logger.info({"a": 1})``
+    ships ``"message": "{'a': 1}"``.
+
     Loguru calls `stop` on ``logger.remove()`` and at exit: it flushes and
     closes. The network flush is `flush_to_cloudwatch`, not ``flush``, which
     loguru would call after every message. DEBUG records of the AWS SDK
@@ -128,6 +137,10 @@ def cloudwatch_sink(**options: Unpack[Options]) -> CloudWatchSink:
     Sinks, renderers and handlers with the same client, group and options
     share one engine. The stream name template's ``{logger_name}`` is
     ``record["name"]`` and ``{thread_name}`` the record's thread name.
+
+    A dict's items given as keyword arguments or bound (``logger.bind(**d)``)
+    arrive at the top level of the event with their structure; a dict given
+    as the message arrives as loguru's text of it (see `CloudWatchSink`).
     """
     return CloudWatchSink(Destination.from_options(options))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, MutableMapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, MutableMapping, Optional, Union
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -15,6 +15,7 @@ from structlog.processors import format_exc_info
 
 from .._destination import Destination, Options
 from .._frontend import trunc as _trunc
+from .._options import front_end_option
 from .._registry import FLUSH_TIMEOUT
 from .._report import report
 from .._threads import MAX_NESTING, thread_state
@@ -48,9 +49,11 @@ class CloudWatchRenderer:
     they nest too deep.
 
     Takes the options of `CloudWatchLogHandler`, keyword-only, validated the
-    same way. Renderers, sinks and handlers with the same client, group and
-    options share one engine. Use `flush` to send what is queued and `close`
-    when done (at exit, engines are flushed and closed anyway).
+    same way; ``write_locally`` too (``"false"``, ``"0"``, ``"no"``, ``"off"``
+    are False, an unknown word is a `WatchtowerError` naming it). Renderers,
+    sinks and handlers with the same client, group and options share one
+    engine. Use `flush` to send what is queued and `close` when done (at exit,
+    engines are flushed and closed anyway).
     """
 
     __slots__ = (
@@ -62,9 +65,12 @@ class CloudWatchRenderer:
         "write_locally",
     )
 
-    def __init__(self, *, write_locally: bool = True, **options: Unpack[Options]) -> None:
+    def __init__(
+        self, *, write_locally: Union[bool, str] = True, **options: Unpack[Options]
+    ) -> None:
+        local: bool = front_end_option("write_locally", write_locally)  # before any engine
         self._destination = Destination.from_options(options)
-        self.write_locally = bool(write_locally)
+        self.write_locally = local
         self._encode = self._destination.encode
         self._stream_names = self._destination.stream_names
         by_logger = self._stream_names.by_logger
