@@ -23,7 +23,6 @@ import importlib.util
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,13 +37,12 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
 
 from benchmarks import latency
 from benchmarks import spool as spool_section
-from benchmarks.scenarios import PAYLOADS, RESULT_PREFIX
+from benchmarks.child import REPO, STREAM, child_env, free_port, run_child
+from benchmarks.scenarios import PAYLOADS
 from benchmarks.sink import SinkProcess
 
-REPO = Path(__file__).resolve().parent.parent
 WATCHTOWER_VERSION = "3.4.0"
 INSTALL_HINT = "pip install -r benchmarks/requirements.txt"
-STREAM = "bench"
 
 #: Hot-path rows: (id, label, baseline id for the "own baseline" ratio).
 HOTPATH_ROWS: Tuple[Tuple[str, str, Optional[str]], ...] = (
@@ -211,7 +209,7 @@ class MotoEndpoint:
     """moto's server in a subprocess of its own (slower than the sink; it stores every event)."""
 
     def __init__(self, env: Dict[str, str]) -> None:
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -266,13 +264,6 @@ class MotoEndpoint:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # --------------------------------------------------------------------- plan
@@ -360,62 +351,6 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 # ---------------------------------------------------------------------- run
-
-
-def child_env(endpoint_url: str) -> Dict[str, str]:
-    """The environment of every child: dummy credentials, the local endpoint, no AWS config."""
-    env = dict(os.environ)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        env.pop(name, None)
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        # Every boto3 client in the child goes to the local endpoint, whatever its service:
-        # boto3's own variables, and the one wt_adapters reads.
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=endpoint_url,
-        AWS_ENDPOINT_URL_LOGS=endpoint_url,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
-    )
-    return env
-
-
-def run_child(
-    spec: Dict[str, Any],
-    env: Dict[str, str],
-    timeout: float,
-    *,
-    module: Sequence[str] = ("benchmarks.scenarios",),
-    prefix: str = RESULT_PREFIX,
-) -> Dict[str, Any]:
-    """Run one scenario in a fresh process; return its result or raise RuntimeError.
-
-    The child is ``python -m <module...> '<json spec>'``; it prints its result as one
-    line of JSON after `prefix`.
-    """
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", *module, json.dumps(spec)],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"did not finish within {timeout:g} s") from None
-    for line in done.stdout.splitlines():
-        if line.startswith(prefix):
-            result: Dict[str, Any] = json.loads(line[len(prefix) :])
-            return result
-    tail = (done.stderr.strip().splitlines() or ["(no output)"])[-5:]
-    raise RuntimeError(f"exit status {done.returncode}: " + " | ".join(tail))
 
 
 def run_all(
