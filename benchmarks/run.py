@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import latency
+from benchmarks import latency, plot
 from benchmarks import spool as spool_section
 from benchmarks.child import REPO, STREAM, child_env, free_port, run_child
 from benchmarks.scenarios import PAYLOADS
@@ -878,6 +878,15 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--plot",
+        nargs="?",
+        const=str(plot.DEFAULT_PATH),
+        metavar="FILE",
+        help="also draw the delivery-rate and memory comparisons (needs matplotlib and both"
+        " sections: --only delivery,memory is the shortest run) into FILE, .svg or .png"
+        " (docs/benchmarks.svg)",
+    )
     return parser.parse_args(argv)
 
 
@@ -923,6 +932,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not scenarios and not with_latency and not with_spool:
         print(f"no scenario matches --only {config.only}", file=sys.stderr)
         return 2
+    if args.plot:
+        missing = [x for x in plot.SECTIONS if not any(s.section == x for s in scenarios)]
+        if missing:
+            print(f"--plot needs the {' and '.join(missing)} section: add it to --only",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        if importlib.util.find_spec("matplotlib") is None:
+            print(f"--plot needs matplotlib: {INSTALL_HINT}", file=sys.stderr)
+            return 2
     if any(s.impl == "watchtower" for s in scenarios):
         if importlib.util.find_spec("watchtower") is None:
             print(
@@ -971,6 +989,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f" {sink_stats.get('problems')}",
             file=sys.stderr,
         )
+    script = Path(sys.argv[0]).name == "run.py"
+    words = [
+        "python",
+        *(["benchmarks/run.py"] if script else ["-m", "benchmarks"]),
+        *(sys.argv[1:] if argv is None else argv),
+    ]
+    command = " ".join(words)
     if args.json:
         document = {
             "machine": info,
@@ -993,18 +1018,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(latency_report(latency_figures))
         if spool_figures is not None:
             print(spool_report(spool_figures, with_targets=not outcomes))
-        script = Path(sys.argv[0]).name == "run.py"
-        words = [
-            "python",
-            *(["benchmarks/run.py"] if script else ["-m", "benchmarks"]),
-            *(sys.argv[1:] if argv is None else argv),
-        ]
-        command = " ".join(words)
         parts = [f"{len(outcomes)} scenarios"] if outcomes or not spool_figures else []
         parts += ["the latency section"] if latency_figures is not None else []
         parts += ["the spool section"] if spool_figures is not None else []
         what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         print(f"_{command}: {what} in {elapsed:.0f} s._")
+    if args.plot:
+        plot.draw([o.to_json() for o in outcomes], info, command, Path(args.plot))
+        print(f"plot: {args.plot}", file=sys.stderr)
     for o in failed:
         print(f"FAILED {o.scenario.name}: {o.error or 'records lost'}", file=sys.stderr)
     return 1 if failed or sink_stats.get("invalid_requests") else 0
