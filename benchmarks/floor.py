@@ -21,8 +21,8 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-from .run import REPO, STREAM, child_env, run_child
-from .sink import SinkProcess
+from benchmarks.child import REPO, STREAM, child_env, run_child
+from benchmarks.sink import SinkProcess
 
 #: The rows whose events reach the endpoint (the others send nothing).
 DELIVERING = ("floor-submit", "floor-encode-submit", "ours-stdlib")

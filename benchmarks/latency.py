@@ -37,10 +37,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.child import REPO, child_env, run_child
 from benchmarks.scenarios import STR_PAYLOAD
+from benchmarks.section import section_main
 from benchmarks.sink import SinkProcess
 
-REPO = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "LATENCY-RESULT "
 IMPLS = ("watchtower", "ours")
 LABELS = {"watchtower": "watchtower 3.4.0", "ours": "wt_adapters"}
@@ -106,22 +107,14 @@ def child(spec: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def _env(url: str) -> Dict[str, str]:
-    from benchmarks.run import child_env
-
-    return child_env(url)
-
-
 def _run_child(spec: Dict[str, Any], env: Dict[str, str], timeout: float) -> Dict[str, Any]:
-    from benchmarks.run import run_child
-
     return run_child(
         spec, env, timeout, module=("benchmarks.latency", "child"), prefix=RESULT_PREFIX
     )
 
 
 def _sink(extra: Sequence[str]) -> SinkProcess:
-    return SinkProcess(_env("http://127.0.0.1:1"), 3600, REPO, extra)
+    return SinkProcess(child_env("http://127.0.0.1:1"), 3600, REPO, extra)
 
 
 def _delivered(stats: Dict[str, Any], group: str) -> int:
@@ -138,7 +131,7 @@ def measure_streams(
         try:
             group = f"latency/{impl}/{streams}x{records}"
             spec = {"impl": impl, "group": group, "streams": streams, "records": records}
-            result = _run_child({**spec, "timeout": timeout}, _env(sink.url), timeout + 120)
+            result = _run_child({**spec, "timeout": timeout}, child_env(sink.url), timeout + 120)
             stats = sink.stats()
         finally:
             sink.stop()
@@ -175,7 +168,7 @@ def measure_quota(processes: int, records: int, timeout: float) -> List[Dict[str
                 aws_secret_access_key="testing",
             ).create_log_group(logGroupName=group)
             before = sink.stats()["calls"]
-            env = _env(sink.url)
+            env = child_env(sink.url)
             started = time.perf_counter()
             children = [
                 subprocess.Popen(
@@ -372,8 +365,6 @@ def targets(figures: Dict[str, Any]) -> List[Tuple[str, float, str, bool]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from benchmarks.section import section_main
-
     return section_main(
         argv, prog="python -m benchmarks.latency", description=__doc__, child=child,
         result_prefix=RESULT_PREFIX, run=run, report=report, targets=targets,

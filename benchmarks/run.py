@@ -23,7 +23,6 @@ import importlib.util
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,15 +35,14 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import latency
+from benchmarks import latency, plot
 from benchmarks import spool as spool_section
-from benchmarks.scenarios import PAYLOADS, RESULT_PREFIX
+from benchmarks.child import REPO, STREAM, child_env, free_port, run_child
+from benchmarks.scenarios import PAYLOADS
 from benchmarks.sink import SinkProcess
 
-REPO = Path(__file__).resolve().parent.parent
 WATCHTOWER_VERSION = "3.4.0"
 INSTALL_HINT = "pip install -r benchmarks/requirements.txt"
-STREAM = "bench"
 
 #: Hot-path rows: (id, label, baseline id for the "own baseline" ratio).
 HOTPATH_ROWS: Tuple[Tuple[str, str, Optional[str]], ...] = (
@@ -211,7 +209,7 @@ class MotoEndpoint:
     """moto's server in a subprocess of its own (slower than the sink; it stores every event)."""
 
     def __init__(self, env: Dict[str, str]) -> None:
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -266,13 +264,6 @@ class MotoEndpoint:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # --------------------------------------------------------------------- plan
@@ -360,62 +351,6 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 # ---------------------------------------------------------------------- run
-
-
-def child_env(endpoint_url: str) -> Dict[str, str]:
-    """The environment of every child: dummy credentials, the local endpoint, no AWS config."""
-    env = dict(os.environ)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        env.pop(name, None)
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        # Every boto3 client in the child goes to the local endpoint, whatever its service:
-        # boto3's own variables, and the one wt_adapters reads.
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=endpoint_url,
-        AWS_ENDPOINT_URL_LOGS=endpoint_url,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
-    )
-    return env
-
-
-def run_child(
-    spec: Dict[str, Any],
-    env: Dict[str, str],
-    timeout: float,
-    *,
-    module: Sequence[str] = ("benchmarks.scenarios",),
-    prefix: str = RESULT_PREFIX,
-) -> Dict[str, Any]:
-    """Run one scenario in a fresh process; return its result or raise RuntimeError.
-
-    The child is ``python -m <module...> '<json spec>'``; it prints its result as one
-    line of JSON after `prefix`.
-    """
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", *module, json.dumps(spec)],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"did not finish within {timeout:g} s") from None
-    for line in done.stdout.splitlines():
-        if line.startswith(prefix):
-            result: Dict[str, Any] = json.loads(line[len(prefix) :])
-            return result
-    tail = (done.stderr.strip().splitlines() or ["(no output)"])[-5:]
-    raise RuntimeError(f"exit status {done.returncode}: " + " | ".join(tail))
 
 
 def run_all(
@@ -943,6 +878,15 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--plot",
+        nargs="?",
+        const=str(plot.DEFAULT_PATH),
+        metavar="FILE",
+        help="also draw the delivery-rate and memory comparisons (needs matplotlib and both"
+        " sections: --only delivery,memory is the shortest run) into FILE, .svg or .png"
+        " (docs/benchmarks.svg)",
+    )
     return parser.parse_args(argv)
 
 
@@ -988,6 +932,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not scenarios and not with_latency and not with_spool:
         print(f"no scenario matches --only {config.only}", file=sys.stderr)
         return 2
+    if args.plot:
+        missing = [x for x in plot.SECTIONS if not any(s.section == x for s in scenarios)]
+        if missing:
+            print(f"--plot needs the {' and '.join(missing)} section: add it to --only",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        if importlib.util.find_spec("matplotlib") is None:
+            print(f"--plot needs matplotlib: {INSTALL_HINT}", file=sys.stderr)
+            return 2
     if any(s.impl == "watchtower" for s in scenarios):
         if importlib.util.find_spec("watchtower") is None:
             print(
@@ -1036,6 +989,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f" {sink_stats.get('problems')}",
             file=sys.stderr,
         )
+    script = Path(sys.argv[0]).name == "run.py"
+    words = [
+        "python",
+        *(["benchmarks/run.py"] if script else ["-m", "benchmarks"]),
+        *(sys.argv[1:] if argv is None else argv),
+    ]
+    command = " ".join(words)
     if args.json:
         document = {
             "machine": info,
@@ -1058,18 +1018,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(latency_report(latency_figures))
         if spool_figures is not None:
             print(spool_report(spool_figures, with_targets=not outcomes))
-        script = Path(sys.argv[0]).name == "run.py"
-        words = [
-            "python",
-            *(["benchmarks/run.py"] if script else ["-m", "benchmarks"]),
-            *(sys.argv[1:] if argv is None else argv),
-        ]
-        command = " ".join(words)
         parts = [f"{len(outcomes)} scenarios"] if outcomes or not spool_figures else []
         parts += ["the latency section"] if latency_figures is not None else []
         parts += ["the spool section"] if spool_figures is not None else []
         what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         print(f"_{command}: {what} in {elapsed:.0f} s._")
+    if args.plot:
+        plot.draw([o.to_json() for o in outcomes], info, command, Path(args.plot))
+        print(f"plot: {args.plot}", file=sys.stderr)
     for o in failed:
         print(f"FAILED {o.scenario.name}: {o.error or 'records lost'}", file=sys.stderr)
     return 1 if failed or sink_stats.get("invalid_requests") else 0

@@ -39,13 +39,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.child import REPO, STREAM, child_env, free_port, run_child
 from benchmarks.scenarios import RESULT_PREFIX as SCENARIO_PREFIX
 from benchmarks.scenarios import STR_PAYLOAD
+from benchmarks.section import section_main
 from benchmarks.sink import SinkProcess
 
-REPO = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "SPOOL-RESULT "
-STREAM = "bench"
 EXIT_IMPLS: Tuple[Tuple[str, str], ...] = (
     ("ours", "wt_adapters"),
     ("ours-spool", "wt_adapters, spool_dir="),
@@ -92,32 +92,15 @@ def exit_child(spec: Dict[str, Any]) -> Dict[str, Any]:
 # -------------------------------------------------------------------- parent
 
 
-def _env(url: str) -> Dict[str, str]:
-    from benchmarks.run import child_env
-
-    return child_env(url)
-
-
 def _turn(
     sink: SinkProcess, dirs: _Dirs, mode: str, spec: Dict[str, Any], timeout: float
 ) -> Dict[str, Any]:
     """Run one stdlib-handler scenario against `sink`; `mode` "on" gives it a fresh spool."""
-    from benchmarks.run import run_child
-
     spec = {**spec, "impl": "ours-stdlib", "timeout": timeout, "stream": STREAM,
             "endpoint": sink.url, "sink": sink.url}  # fmt: skip
     if mode == "on":
         spec["options"] = {"spool_dir": dirs.new()}
-    return run_child(spec, _env(sink.url), timeout + 60, prefix=SCENARIO_PREFIX)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return run_child(spec, child_env(sink.url), timeout + 60, prefix=SCENARIO_PREFIX)
 
 
 def _waiting_on_disk(directory: str) -> int:
@@ -223,14 +206,12 @@ def measure_exit(
     dirs: _Dirs, records: int, rounds: int, timeout: float, kind: str
 ) -> List[Dict[str, Any]]:
     """Exit time with the endpoint down in the way `kind` says, for each sender, in turns."""
-    from benchmarks.run import run_child
-
     times: Dict[str, List[float]] = {impl: [] for impl, _ in EXIT_IMPLS}
     kept: Dict[str, List[int]] = {impl: [] for impl, _ in EXIT_IMPLS}
     for r in range(rounds):
         for impl, _label in EXIT_IMPLS:
             silent = _NoAnswer() if kind == "no answer" else None
-            down = silent.url if silent else f"http://127.0.0.1:{_free_port()}"
+            down = silent.url if silent else f"http://127.0.0.1:{free_port()}"
             spec: Dict[str, Any] = {
                 "impl": impl,
                 "records": records,
@@ -241,7 +222,7 @@ def measure_exit(
             try:
                 result = run_child(
                     spec,
-                    _env(down),
+                    child_env(down),
                     timeout,
                     module=("benchmarks.spool", "child"),
                     prefix=RESULT_PREFIX,
@@ -270,7 +251,7 @@ def run(quick: bool = False) -> Dict[str, Any]:
     timeout = 120.0 if quick else 600.0
     rounds = 1 if quick else 5
     dirs = _Dirs()
-    sink = SinkProcess(_env("http://127.0.0.1:1"), 3600, REPO)
+    sink = SinkProcess(child_env("http://127.0.0.1:1"), 3600, REPO)
     try:
         hotpath = [
             measure_hotpath(
@@ -379,8 +360,6 @@ def targets(figures: Dict[str, Any]) -> List[Tuple[str, float, str, bool]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from benchmarks.section import section_main
-
     return section_main(
         argv, prog="python -m benchmarks.spool", description=__doc__, child=exit_child,
         result_prefix=RESULT_PREFIX, run=run, report=report, targets=targets,

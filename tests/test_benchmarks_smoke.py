@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import ROOT
@@ -84,3 +86,24 @@ def test_the_floor_breakdown_prints_every_row_and_delivers_every_event() -> None
     for label in ("stdlib, NullHandler", "encodes and submits: the floor", "CloudWatchLogHandler"):
         assert label in done.stdout
     assert "MISMATCH" not in done.stdout
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="--plot needs matplotlib"
+)
+def test_plot_draws_the_delivery_and_memory_rows_into_the_file_named(tmp_path: Path) -> None:
+    figure = tmp_path / "benchmarks.svg"
+    done = run_benchmarks(
+        "--quick", "--only", "delivery/ours/str,memory/ours", "--plot", str(figure)
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = figure.read_text(encoding="utf-8")
+    assert "wt_adapters, str" in text and "wt_adapters, default limits" in text
+
+
+def test_plot_without_the_memory_section_is_a_usage_error() -> None:
+    done = run_benchmarks("--quick", "--only", "delivery/ours/str", "--plot", os.devnull)
+
+    assert done.returncode == 2
+    assert "--plot needs the memory section" in done.stderr

@@ -34,7 +34,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Set
 
 import click
 import pytest
@@ -208,3 +208,31 @@ def test_the_docs_have_blocks_of_every_kind() -> None:
     languages = {b.language for b in ALL}
     assert {"python", "sh"} <= languages
     assert any(b.path.name == "README.md" for b in ALL)
+
+
+_RELATIVE_LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)\s#]+)(#[^)\s]*)?\)")
+
+
+def anchors(path: Path) -> Set[str]:
+    """The anchors GitHub makes for a Markdown file's headings."""
+    headings = re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_the_docs_index_links_every_page() -> None:
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    linked = {target for target, _anchor in _RELATIVE_LINK.findall(index)}
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"README.md"}
+    assert not pages - linked, "docs/README.md does not link these pages"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+def test_relative_links_in_the_docs_name_files_and_headings_that_exist(path: Path) -> None:
+    broken = []
+    for target, anchor in _RELATIVE_LINK.findall(path.read_text(encoding="utf-8")):
+        linked = path.parent / target
+        if not linked.exists():
+            broken.append(target)
+        elif anchor and linked.suffix == ".md" and anchor[1:] not in anchors(linked):
+            broken.append(target + anchor)
+    assert not broken

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -99,12 +100,25 @@ def test_the_local_endpoint_runs_on_moto_flask_and_flask_cors_alone(tmp_path: Pa
 
 @pytest.fixture(scope="module")
 def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist, built from a copy of the checkout: a `*.egg-info` left there by an earlier
+    build lists files that MANIFEST.in may no longer include, and setuptools would add them."""
+    source = tmp_path_factory.mktemp("source") / "wt-adapters"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "__pycache__", ".*_cache", "build", "dist"))  # fmt: skip
     out = tmp_path_factory.mktemp("dist")
     script = f"from setuptools import build_meta; print(build_meta.build_sdist({str(out)!r}))"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)  # fmt: skip
+                            cwd=source, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     return out / result.stdout.strip().splitlines()[-1]
+
+
+def test_the_sdist_ships_every_doc_page_and_example(sdist: Path) -> None:
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for folder in ("docs", "examples"):
+        files = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).iterdir() if p.is_file()}
+        assert files and not files - names, f"{folder}/ is not all in the sdist"
 
 
 def test_the_sdist_ships_the_licence_and_docs_and_no_half_test_suite(sdist: Path) -> None:
