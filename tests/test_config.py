@@ -448,8 +448,8 @@ def test_every_option_is_an_attribute_of_the_handler() -> None:
     handler.close()
 
 
-def test_the_readme_options_table_is_the_tables() -> None:
-    assert _options.markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_options_table_is_the_tables() -> None:
+    assert _options.markdown_table() in (ROOT / "docs" / "options.md").read_text(encoding="utf-8")
 
 
 def test_resolving_options_makes_no_engine() -> None:
