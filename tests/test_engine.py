@@ -438,7 +438,10 @@ def test_the_final_warning_names_the_real_cause_not_the_close_timeout() -> None:
     class Unreachable(MemorySender):
         def create_log_stream(self, group: str, stream: str) -> None:
             raise SendError(
-                ErrorKind.RETRY, "EndpointConnectionError", "Could not connect to the endpoint URL"
+                ErrorKind.RETRY,
+                "EndpointConnectionError",
+                "Could not connect to the endpoint URL",
+                unreachable=True,
             )
 
     engine = make_engine(Unreachable())

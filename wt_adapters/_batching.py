@@ -45,6 +45,13 @@ def take_batch(
     `pending`, in arrival order) and leaves out events older than 14 days or
     more than 2 hours ahead of `now_ms`, which are returned apart. `pending_bytes`
     is the size of all of `pending`, so that a queue that fits is taken in one step.
+
+    When the next event left in `pending` is of the batch's last millisecond
+    (or earlier), a batch that spans more than one millisecond ends before its
+    last one: the events of that millisecond go back too, so that the next
+    batch starts in a later millisecond than this one ends. CloudWatch orders events of one millisecond as they arrive; two
+    batches in flight at once whose times don't meet can land in any order
+    and still read back as they were logged.
     """
     taken = Taken()
     while pending and not taken.events:
@@ -73,9 +80,14 @@ def take_batch(
             nbytes = sum(e[2] for e in events)
             if not events:
                 continue
+        cut = len(events)
         if events[-1][0] - events[0][0] >= MAX_BATCH_SPAN_MS:
             cutoff = events[0][0] + MAX_BATCH_SPAN_MS
             cut = next(i for i, e in enumerate(events) if e[0] >= cutoff)
+        elif pending and events[0][0] < events[-1][0] >= pending[0][0]:
+            last = events[-1][0]
+            cut = next(i for i in range(len(events) - 1, -1, -1) if events[i][0] < last) + 1
+        if cut < len(events):
             rest = sorted(events[cut:], key=_by_arrival)
             del events[cut:]
             pending.extendleft(reversed(rest))

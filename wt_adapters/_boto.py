@@ -186,8 +186,20 @@ def _classify(error: Exception) -> SendError:
         error,
         (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
     )
+    unreachable = type(error) is botocore.exceptions.ConnectionError or isinstance(
+        error,
+        (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ProxyConnectionError,
+        ),
+    )
     return SendError(
-        ErrorKind.RETRY, type(error).__name__, redact(str(error)), maybe_stored=maybe_stored
+        ErrorKind.RETRY,
+        type(error).__name__,
+        redact(str(error)),
+        maybe_stored=maybe_stored,
+        unreachable=unreachable,
     )
 
 
@@ -300,7 +312,10 @@ class BotoSender:
         try:
             client = self.client
         except WatchtowerError as e:
-            raise SendError(ErrorKind.RETRY, "ClientConfiguration", str(e)) from e
+            # No client could be made (no region, say): as good as no endpoint.
+            raise SendError(
+                ErrorKind.RETRY, "ClientConfiguration", str(e), unreachable=True
+            ) from e
         try:
             return getattr(client, method)(**kwargs)
         except Exception as e:

@@ -34,6 +34,7 @@ class SendError(Exception):
         *,
         maybe_stored: bool = False,
         throttled: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.kind = kind
@@ -43,6 +44,9 @@ class SendError(Exception):
         self.maybe_stored = maybe_stored
         #: True when CloudWatch refused the call for its rate (send less at once).
         self.throttled = throttled
+        #: True when CloudWatch can't be reached at all (no connection, no client), as
+        #: opposed to slow or busy.
+        self.unreachable = unreachable
 
 
 class Sender(Protocol):

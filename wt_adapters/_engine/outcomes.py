@@ -21,17 +21,6 @@ from .handover import Handovers
 from .queue import Queue
 from .streams import CREATE, Batch, Job, Stream
 
-#: Failed calls that say CloudWatch can't be reached at all (as opposed to slow or busy).
-_UNREACHABLE = frozenset(
-    {
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ProxyConnectionError",
-        "ConnectionError",
-        "ClientConfiguration",  # no client could be made: no region, say
-    }
-)
-
 #: Why events are given up for good: with a spool, they go to its dead-letter file.
 _REFUSED = frozenset(
     ("invalid", "too_old", "too_new", "expired", "retry_deadline", "retries_exhausted")
@@ -127,7 +116,7 @@ class Outcomes:
             self.limit.throttled(time.monotonic())
         if isinstance(outcome, Retry) and outcome.report:
             self.ledger.note(*outcome.report)
-        if error.kind is ErrorKind.AUTH or error.code in _UNREACHABLE:
+        if error.kind is ErrorKind.AUTH or error.unreachable:
             if self.blocked_since is None:
                 self.blocked_since = time.monotonic()
             if error.kind is not ErrorKind.AUTH:  # refused credentials are reported already

@@ -92,6 +92,10 @@ class Scheduler:
                 if head.retry_at > now:
                     wait = sooner(wait, head.retry_at - now)
                     continue
+                if _meets_in_flight(st, head):
+                    # After the batch in flight whose times it meets lands; a drain goes on.
+                    any_pending = any_pending or bool(st.pending)
+                    continue
                 st.ready.popleft()
                 st.in_flight.append(head)
                 job = Job(PUT, st, head)
@@ -105,6 +109,9 @@ class Scheduler:
         if job is None and oldest is not None:
             batch = self._take(oldest)
             if batch is None:  # its events were all out of range, and dropped: look again
+                return self.pick(now)
+            if _meets_in_flight(oldest, batch):
+                oldest.ready.append(batch)  # sent once the batch in flight lands
                 return self.pick(now)
             oldest.in_flight.append(batch)
             job = Job(PUT, oldest, batch)
@@ -125,3 +132,15 @@ class Scheduler:
             if bad:
                 self._drop(st, bad, reason)
         return Batch(taken.events, taken.nbytes) if taken.events else None
+
+
+def _meets_in_flight(st: Stream, batch: Batch) -> bool:
+    """Whether `batch`'s times meet those of a batch of `st` in flight.
+
+    CloudWatch orders events of one millisecond as they arrive: two batches
+    whose times meet must land in the order they were taken, one at a time.
+    """
+    first, last = batch.events[0].timestamp, batch.events[-1].timestamp
+    return any(
+        first <= b.events[-1].timestamp and b.events[0].timestamp <= last for b in st.in_flight
+    )
