@@ -49,9 +49,10 @@ def take_batch(
     When the next event left in `pending` is of the batch's last millisecond
     (or earlier), a batch that spans more than one millisecond ends before its
     last one: the events of that millisecond go back too, so that the next
-    batch starts in a later millisecond than this one ends. CloudWatch orders events of one millisecond as they arrive; two
-    batches in flight at once whose times don't meet can land in any order
-    and still read back as they were logged.
+    batch starts in a later millisecond than this one ends. CloudWatch orders
+    events of one millisecond as they arrive; two batches in flight at once
+    whose times don't meet can land in any order and still read back as they
+    were logged.
     """
     taken = Taken()
     while pending and not taken.events:
