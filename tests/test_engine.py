@@ -802,3 +802,22 @@ def test_threads_logging_through_close_leave_every_event_counted() -> None:
     assert delivered + sum(stats["dropped"].values()) == submitted
     refused = sum(1 for r in results for ok in r if not ok)
     assert refused == stats["dropped"]["closed"] > 0  # what a call refused, and only that
+
+
+def test_stats_is_a_snapshot_that_changes_nothing() -> None:
+    sender = SlowSender()
+    engine = make_engine(sender, max_concurrency=1)
+    engine.submit("s", NOW, "first")
+    engine.flush(0.2)
+    assert sender.started.wait(5)  # the only sender thread is in a request: nobody takes
+    for i in range(10):  # these stay in the inbox
+        engine.submit("s", NOW, f"m{i}")
+    handed_in = len(engine.queue.inbox)
+    assert handed_in == 10
+    streams = dict(engine.queue.streams)
+    stats = engine.stats()
+    assert stats["queued"] == 11 and stats["enqueued"] == 11
+    assert len(engine.queue.inbox) == handed_in and engine.queue.streams == streams
+    sender.gate.set()
+    assert engine.close(5)
+    assert len(sender.events("g")) == 11

@@ -92,15 +92,16 @@ class Engine:
         """Begin afresh: at start, and in a forked child (no lock is taken)."""
         s = self.settings
         self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
+        self.work = threading.Condition(self.lock)
+        self.done = threading.Condition(self.lock)
         self._ledger = Ledger(self._group)
         self._metrics_ledger = OwnLedger(self._group)
-        self.queue.reset(self.lock, self.cond, self._ledger, self._metrics_ledger)
+        self.queue.reset(self.lock, self.work, self.done, self._ledger, self._metrics_ledger)
         self.handovers.reset()
         limit = AdaptiveLimit(s.max_concurrency)
-        self.outcomes = Outcomes(self.queue, self.handovers, self._ledger, limit, self.cond)
+        self.outcomes = Outcomes(self.queue, self.handovers, self._ledger, limit)
         self.scheduler = Scheduler(self.queue, limit, self.outcomes.drop)
-        self.workers.reset(self.lock, self.cond, self.queue, self.scheduler, self.outcomes)
+        self.workers.reset(self.lock, self.queue, self.scheduler, self.outcomes)
         reporter = None
         if s.metrics_interval is not None:
             reporter = MetricsReporter(
@@ -190,7 +191,7 @@ class Engine:
             q.absorb()
             targets = [(st, st.arrivals) for st in q.streams.values() if st.arrivals]
             self.scheduler.flushers += 1
-            self.cond.notify_all()
+            self.work.notify_all()  # while a flush waits, every stream is sent at once
             started = time.monotonic()
             try:
                 while not all(st.done_up_to(n) for st, n in targets):
@@ -211,7 +212,7 @@ class Engine:
                         left = grace if left is None else min(left, grace)  # look again then
                     if not self.workers.threads:
                         self.workers.start()
-                    self.cond.wait(left)
+                    self.done.wait(left)
                 return True
             finally:
                 self.scheduler.flushers -= 1
@@ -245,12 +246,13 @@ class Engine:
             if q.closed:
                 return done
             q.close()  # what the inbox held is counted below with the rest still queued
-            self.cond.notify_all()
+            self.work.notify_all()
+            self.done.notify_all()
             while self.scheduler.in_flight and self.workers.pid == os.getpid():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     break
-                self.cond.wait(left)
+                self.done.wait(left)
             lost, kept = q.clear_for_close(self.spool.off is None)
             in_flight = q.queued_events
             if lost:
@@ -292,15 +294,21 @@ class Engine:
         return self.workers.pid == os.getpid()
 
     def stats(self) -> Dict[str, Any]:
-        """Return the engine's figures as a plain dict (a snapshot)."""
+        """Return the engine's figures as a plain dict (a snapshot; it changes nothing).
+
+        Events handed in and not yet moved to their streams count as queued.
+        """
         q = self.queue
         with self.lock:
-            q.absorb()
-            figures: Dict[str, Any] = {"enqueued": q.enqueued(), **self._ledger.figures()}
+            handed_in = list(q.inbox)
+            figures: Dict[str, Any] = {
+                "enqueued": q.enqueued() + len(handed_in),
+                **self._ledger.figures(),
+            }
             if self._metrics.reporter is not None:
                 figures["metrics_events"] = self._metrics_ledger.summary()
-            figures["queued"] = q.queued_events
-            figures["queued_bytes"] = q.queued_bytes
+            figures["queued"] = q.queued_events + len(handed_in)
+            figures["queued_bytes"] = q.queued_bytes + sum(h[3] for h in handed_in)
             figures["in_flight"] = self.scheduler.in_flight
             figures["concurrency"] = self.scheduler.limit.allowed
             figures["log_group_name"] = self._group

@@ -7,7 +7,6 @@ refused for good), and the ledger counts them, all at once.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import List, Optional, Sequence
 
@@ -36,14 +35,12 @@ class Outcomes:
         handovers: Handovers,
         ledger: Ledger,
         limit: AdaptiveLimit,
-        cond: threading.Condition,
     ) -> None:
         self.queue = queue
         self.handovers = handovers
         self.settings = queue.settings
         self.ledger = ledger
         self.limit = limit
-        self.cond = cond
         #: Since when every call has failed for want of credentials or of a reachable endpoint.
         self.blocked_since: Optional[float] = None
         #: When the last attempt ended, whatever its outcome (monotonic).
@@ -55,7 +52,7 @@ class Outcomes:
         now = self.last_progress = time.monotonic()
         if kind == CREATE:
             self._created(st, outcome, now)
-            self.cond.notify_all()
+            self._notify()
             return
         assert batch is not None
         st.in_flight.remove(batch)
@@ -86,7 +83,12 @@ class Outcomes:
                 if isinstance(outcome, Missing):
                     st.known = False
                     self.queue.known.discard(st.name)
-        self.cond.notify_all()
+        self._notify()
+
+    def _notify(self) -> None:
+        """An outcome was applied: room, a slot or a batch to send may be free now."""
+        self.queue.work.notify_all()
+        self.queue.done.notify_all()
 
     def _created(self, st: Stream, outcome: Outcome, now: float) -> None:
         st.creating = False
@@ -160,6 +162,7 @@ class Outcomes:
     def drop(self, st: Stream, events: List[QueuedEvent], reason: str) -> None:
         """Settle events taken off a stream's queue as dropped for `reason`."""
         self.settle(st, events, sum(e.size for e in events), dropped=reason)
+        self.queue.done.notify_all()  # a flush may wait for just these
 
     def settle(
         self,

@@ -26,7 +26,7 @@ class FullQueue(Protocol):
     queued_events: int
     queued_bytes: int
     closed: bool
-    cond: threading.Condition
+    done: threading.Condition
     ledger: Ledger
     streams: Dict[str, Stream]
     handovers: Handovers
@@ -49,7 +49,7 @@ def make_room(queue: FullQueue, size: int) -> bool:
             left = deadline - time.monotonic()
             if left <= 0 or queue.closed:
                 break
-            queue.cond.wait(left)
+            queue.done.wait(left)
         else:
             if not queue.closed:
                 return True

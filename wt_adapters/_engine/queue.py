@@ -74,11 +74,17 @@ class Queue:
         self._next_yield = 0.0
         self.known: Set[str] = set()
 
-    def reset(self, lock: threading.Lock, cond: threading.Condition, ledger: Ledger,
-              own_ledger: Ledger) -> None:  # fmt: skip
-        """Begin empty (at start, and in a forked child: no lock is taken)."""
+    def reset(self, lock: threading.Lock, work: threading.Condition, done: threading.Condition,
+              ledger: Ledger, own_ledger: Ledger) -> None:  # fmt: skip
+        """Begin empty (at start, and in a forked child: no lock is taken).
+
+        `work` wakes sender threads; `done` wakes those who wait for events to be
+        settled (flush, close, a call waiting for room): two conditions on one lock,
+        so that a wake-up meant for a sender thread never goes to a flush instead.
+        """
         self.lock = lock
-        self.cond = cond
+        self.work = work
+        self.done = done
         self.ledger = ledger
         self.own_ledger = own_ledger
         self.streams: Dict[str, Stream] = {}
@@ -145,7 +151,7 @@ class Queue:
             elif self.asleep:
                 self.absorb()
             elif self.waiting:
-                self.cond.notify()  # a waiting sender thread takes the inbox's events
+                self.work.notify()  # a waiting sender thread takes the inbox's events
             # else the sender threads take them when their requests end, or, should the
             # inbox fill first, the call that finds it full.
         if self.ledger.notices:
@@ -191,7 +197,7 @@ class Queue:
         """A full queue is a reason to send now (lock held)."""
         if not self.draining and not self.asleep:
             self.draining = True
-            self.cond.notify_all()
+            self.work.notify_all()
 
     def absorb(self, closing: bool = False) -> None:
         """Move the inbox's events to their streams, and wake or notify as needed (lock held).
@@ -237,12 +243,12 @@ class Queue:
             if self.asleep:
                 self._wake()
             elif full:
-                self.cond.notify()  # a full batch to send
+                self.work.notify()  # a full batch to send
             elif not self.draining and (
                 self.queued_events >= self.half_events or self.queued_bytes >= self.half_bytes
             ):
                 self.draining = True  # half full: send every stream now
-                self.cond.notify()
+                self.work.notify()
         self.size_inbox()
 
     def size_inbox(self) -> None:
@@ -396,7 +402,7 @@ class Queue:
                 if self.asleep:
                     self._wake()
                 self.draining = True
-                self.cond.notify_all()
+                self.work.notify_all()
                 self.size_inbox()
 
     def room(self) -> Tuple[int, int]:

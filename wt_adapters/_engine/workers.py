@@ -48,11 +48,12 @@ class Workers:
         #: The first sender thread in a forked child drops the inherited connections.
         self.sender_stale = False
 
-    def reset(self, lock: threading.Lock, cond: threading.Condition, queue: Queue,
-              scheduler: Scheduler, outcomes: Outcomes) -> None:  # fmt: skip
+    def reset(self, lock: threading.Lock, queue: Queue, scheduler: Scheduler,
+              outcomes: Outcomes) -> None:  # fmt: skip
         """Begin with no thread (at start, and in a forked child: no lock is taken)."""
         self.lock = lock
-        self.cond = cond
+        self.work = queue.work
+        self.done = queue.done
         self.queue = queue
         self.scheduler = scheduler
         self.outcomes = outcomes
@@ -73,7 +74,7 @@ class Workers:
         if spool.needs_thread:
             spool.start_in_child()  # the first event in a forked child
         if self.threads:
-            self.cond.notify()
+            self.work.notify()
         else:
             self.start()
 
@@ -131,7 +132,7 @@ class Workers:
                     self.busy -= 1
                     busy = False
                     if self.forking:
-                        self.cond.notify_all()
+                        self.done.notify_all()
         except BaseException as e:
             self._died(me, job, busy, slot, e)
 
@@ -173,7 +174,8 @@ class Workers:
                     self.queue.asleep = True  # the next event starts a sender thread again
                     if self.queue.queued_events and not self.queue.closed:
                         self.start()  # work waits: replace the thread now
-                self.cond.notify_all()
+                self.work.notify_all()
+                self.done.notify_all()
             _say(
                 f"a delivery thread for log group {self.name!r} stopped: {error!r};"
                 " another is started when needed\n"
@@ -190,7 +192,7 @@ class Workers:
             if q.closed:
                 return None
             if self.forking:
-                self.cond.wait()
+                self.work.wait()
                 continue
             q.absorb()
             now = time.monotonic()
@@ -202,7 +204,7 @@ class Workers:
                 if job is not None:
                     sched.in_flight += 1
                     if q.waiting:
-                        self.cond.notify()  # there may be more: let another thread look
+                        self.work.notify()  # there may be more: let another thread look
                     elif len(self.threads) < sched.limit.allowed:
                         self.start()  # never raises: the job is this thread's either way
                     return job
@@ -218,7 +220,7 @@ class Workers:
                 wait = sooner(wait, metrics_wait)
             q.waiting += 1
             try:
-                self.cond.wait(wait)
+                self.work.wait(wait)
             finally:
                 q.waiting -= 1
 
@@ -237,12 +239,12 @@ class Workers:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            self.cond.wait(left)
+            self.done.wait(left)
 
     def resume_after_fork(self) -> None:
         """In the parent, after a fork: let the sender threads go on."""
         self.forking = False
-        self.cond.notify_all()
+        self.work.notify_all()
         self.lock.release()
 
     def join(self, timeout: float) -> None:
