@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import imports as imports_section
 from benchmarks import latency, plot
 from benchmarks import spool as spool_section
 from benchmarks.child import REPO, STREAM, child_env, free_port, run_child
@@ -850,6 +851,19 @@ def spool_report(figures: Dict[str, Any], with_targets: bool) -> str:
     return "\n".join(lines)
 
 
+def imports_report(figures: Dict[str, Any], with_targets: bool) -> str:
+    """The import-time section as markdown; its aims too unless the main targets table has them."""
+    lines = ["## Import time", "", imports_section.report(figures)]
+    if with_targets:
+        rows = [
+            [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
+            for aim, measured, want, met in imports_section.targets(figures)
+        ]
+        lines += ["### Against the targets", "", *_table(["aim", "measured", "aim", "met"], rows)]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -921,6 +935,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with_latency = not config.only or any(p.startswith("latency") for p in config.only)
     # So does the spool section (benchmarks/spool.py): "--only spool".
     with_spool = not config.only or any(p.startswith("spool") for p in config.only)
+    # And import time (benchmarks/imports.py), in processes of its own: "--only imports".
+    with_imports = not config.only or any(p.startswith("imports") for p in config.only)
     if args.list:
         for s in scenarios:
             print(s.name)
@@ -928,8 +944,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print("latency")
         if with_spool:
             print("spool")
+        if with_imports:
+            print("imports")
         return 0
-    if not scenarios and not with_latency and not with_spool:
+    if not scenarios and not with_latency and not with_spool and not with_imports:
         print(f"no scenario matches --only {config.only}", file=sys.stderr)
         return 2
     if args.plot:
@@ -981,6 +999,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               file=sys.stderr, flush=True)  # fmt: skip
         spool_figures = spool_section.run(quick=args.quick)
     spool_targets = spool_section.targets(spool_figures) if spool_figures else []
+    imports_figures: Optional[Dict[str, Any]] = None
+    if with_imports:
+        print("imports: import time against watchtower's ...", file=sys.stderr, flush=True)
+        imports_figures = imports_section.run(quick=args.quick)
+    imports_targets = imports_section.targets(imports_figures) if imports_figures else []
     elapsed = time.monotonic() - started
     failed = [o for o in outcomes if o.error or o.delivery_ok is False]
     if sink_stats.get("invalid_requests"):
@@ -1005,22 +1028,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "scenarios": [o.to_json() for o in outcomes],
             "targets": [
                 {"aim": name, "measured": value, "want": want, "met": ok}
-                for name, value, want, ok in target_checks(outcomes) + spool_targets
+                for name, value, want, ok in target_checks(outcomes)
+                + spool_targets
+                + imports_targets
             ],
             "latency": latency_figures,
             "spool": spool_figures,
+            "imports": imports_figures,
         }
         print(json.dumps(document, indent=2))
     else:
         if outcomes:
-            print(report(outcomes, config, info, spool_targets))
+            print(report(outcomes, config, info, spool_targets + imports_targets))
         if latency_figures is not None:
             print(latency_report(latency_figures))
         if spool_figures is not None:
             print(spool_report(spool_figures, with_targets=not outcomes))
-        parts = [f"{len(outcomes)} scenarios"] if outcomes or not spool_figures else []
+        if imports_figures is not None:
+            print(imports_report(imports_figures, with_targets=not outcomes))
+        sections = spool_figures or imports_figures
+        parts = [f"{len(outcomes)} scenarios"] if outcomes or not sections else []
         parts += ["the latency section"] if latency_figures is not None else []
         parts += ["the spool section"] if spool_figures is not None else []
+        parts += ["the imports section"] if imports_figures is not None else []
         what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         print(f"_{command}: {what} in {elapsed:.0f} s._")
     if args.plot:

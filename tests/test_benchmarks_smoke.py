@@ -43,10 +43,12 @@ def test_quick_run_exits_0_and_prints_every_table() -> None:
         "## Peak RSS",
         "## close() delivering",
         "## Under real round-trip latency and account quotas",
+        "## Import time",
     ):
         assert heading in done.stdout
     assert "| watchtower 3.4.0 handler | dict |" in done.stdout
     assert "| wt_adapters CloudWatchLogHandler | dict |" in done.stdout
+    assert "| import wt_adapters |" in done.stdout
     assert "MISMATCH" not in done.stdout
 
 

@@ -16,7 +16,8 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 from helpers import REGION, ROOT, free_port, read_events, subprocess_env
 
-from wt_adapters._cli._tail import order, parse_time
+from wt_adapters._cli._tail_follow import order
+from wt_adapters._cli._tail_time import parse_time
 
 TIMEOUT = 120
 

@@ -15,7 +15,7 @@ import pytest
 from helpers import ROOT, free_port, host_and_port, make_client, on_terminal, subprocess_env
 
 from wt_adapters._cli._output import escape
-from wt_adapters._cli._tail import format_time, parse_time
+from wt_adapters._cli._tail_time import format_time, parse_time
 from wt_adapters._local import LocalEndpoint
 
 TIMEOUT = 120

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 import types
@@ -26,6 +27,8 @@ def isort_order(name: str) -> tuple[int, str]:
 @pytest.mark.parametrize("name", PACKAGES)
 def test_all_lists_every_public_member_sorted(name: str) -> None:
     module = importlib.import_module(name)
+    for attr in module.__all__:
+        getattr(module, attr)  # a name loaded on first use is in vars() from then on
     public = {
         attr
         for attr, value in vars(module).items()
@@ -35,6 +38,42 @@ def test_all_lists_every_public_member_sorted(name: str) -> None:
     }
     assert set(module.__all__) - {"__version__"} == public
     assert module.__all__ == sorted(module.__all__, key=isort_order)
+
+
+def public_names_in_a_fresh_process(code: str) -> list[str]:
+    """What `code` prints: a JSON list, from a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    names: list[str] = json.loads(out.stdout)
+    return names
+
+
+@pytest.mark.parametrize("name", ["wt_adapters", "wt_adapters.testing"])
+def test_dir_lists_every_lazy_name_before_it_is_used(name: str) -> None:
+    code = (
+        f"import json, types, {name} as m\n"
+        "print(json.dumps([n for n in dir(m) if not n.startswith('_')"
+        " and not isinstance(getattr(m, n), types.ModuleType)]))"
+    )
+    module = importlib.import_module(name)
+    assert public_names_in_a_fresh_process(code) == sorted(set(module.__all__) - {"__version__"})
+
+
+@pytest.mark.parametrize("name", ["wt_adapters", "wt_adapters.testing"])
+def test_import_star_gives_every_name_in_all(name: str) -> None:
+    code = (
+        f"import json\nfrom {name} import *\n"
+        "print(json.dumps(sorted(n for n in dir() if not n.startswith('_') and n != 'json')))"
+    )
+    module = importlib.import_module(name)
+    assert public_names_in_a_fresh_process(code) == sorted(set(module.__all__) - {"__version__"})
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import wt_adapters
+
+    with pytest.raises(AttributeError, match="has no attribute 'CloudWatchHandler'"):
+        wt_adapters.CloudWatchHandler  # noqa: B018
 
 
 def test_importing_the_package_loads_neither_structlog_nor_loguru() -> None:

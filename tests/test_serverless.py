@@ -204,3 +204,16 @@ def test_a_lambda_handler_under_w_error_returns_though_delivery_fails(group: str
     assert "returned {'statusCode': 200}" in run.stdout, run.stderr
     assert "flush_after: some log events were not delivered within 0.5 s" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_an_app_without_coroutines_never_imports_asyncio() -> None:
+    script = textwrap.dedent(
+        """
+        import sys, wt_adapters
+        after_import = "asyncio" in sys.modules
+        handler = wt_adapters.flush_after(timeout=0)(lambda: 1)
+        print(after_import, handler(), "asyncio" in sys.modules)
+        """
+    )
+    done = run_python(script, credentials=False)
+    assert done.stdout.split() == ["False", "1", "False"], done.stderr

@@ -244,12 +244,6 @@ def test_the_plugin_module_imports_nothing_beyond_its_packages() -> None:
     assert (added, aws) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the plugin's packages load these: wt_adapters/__init__.py imports the engine"
-    " (through the stdlib handler) and wt_adapters/testing/__init__.py imports _capture;"
-    " this passes once both defer their exports",
-)
 def test_loading_the_plugin_imports_no_engine() -> None:
     loaded = modules_after(
         "import json, sys, pytest, wt_adapters.testing._pytest_plugin\n"

@@ -2,30 +2,67 @@
 
 The stdlib front end is re-exported here; `wt_adapters.structlog` and
 `wt_adapters.loguru` load their frameworks only when imported.
+
+Every name but the errors loads on first use (PEP 562): ``import wt_adapters``
+alone, as the pytest plugin and ``import wt_adapters.structlog`` do, loads
+neither the engine nor boto3; ``wt_adapters.CloudWatchLogHandler`` loads them.
 """
 
-from typing import Optional
+import importlib
+import typing
 
 from ._errors import WatchtowerError, WatchtowerWarning
-from ._json import json_serialize_default
-from ._registry import flush_all as _flush_all
-from ._retry import RetryPolicy
-from ._serverless import flush_after
-from ._signals import flush_on_sigterm
-from ._streams import DEFAULT_LOG_STREAM_NAME
-from .stdlib import DEFAULT_LOG_GROUP_NAME, CloudWatchLogFormatter, CloudWatchLogHandler
 
-_json_serialize_default = json_serialize_default
+if typing.TYPE_CHECKING:
+    from ._json import json_serialize_default
+    from ._retry import RetryPolicy
+    from ._serverless import flush_after
+    from ._signals import flush_on_sigterm
+    from ._streams import DEFAULT_LOG_STREAM_NAME
+    from .stdlib import DEFAULT_LOG_GROUP_NAME, CloudWatchLogFormatter, CloudWatchLogHandler
+
+    _json_serialize_default = json_serialize_default
 
 __version__ = "0.1.0"
 
+#: Each name loaded on first use: (module, name in it).
+_LAZY: typing.Dict[str, typing.Tuple[str, str]] = {
+    "CloudWatchLogFormatter": (".stdlib", "CloudWatchLogFormatter"),
+    "CloudWatchLogHandler": (".stdlib", "CloudWatchLogHandler"),
+    "DEFAULT_LOG_GROUP_NAME": (".stdlib", "DEFAULT_LOG_GROUP_NAME"),
+    "DEFAULT_LOG_STREAM_NAME": ("._streams", "DEFAULT_LOG_STREAM_NAME"),
+    "RetryPolicy": ("._retry", "RetryPolicy"),
+    "flush_after": ("._serverless", "flush_after"),
+    "flush_on_sigterm": ("._signals", "flush_on_sigterm"),
+    "json_serialize_default": ("._json", "json_serialize_default"),
+    # watchtower's private name, which some users import
+    "_json_serialize_default": ("._json", "json_serialize_default"),
+}
 
-def flush(timeout: Optional[float] = None) -> bool:
+
+def __getattr__(name: str) -> typing.Any:
+    """Load `name` from its module on first use, and keep it here."""
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> typing.List[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+def flush(timeout: typing.Optional[float] = None) -> bool:
     """Send everything every engine in this process has queued.
 
     Returns whether all of it was delivered within `timeout` seconds.
     """
-    return _flush_all(timeout)
+    from ._registry import flush_all
+
+    return flush_all(timeout)
 
 
 __all__ = [

@@ -6,7 +6,6 @@ queued would wait for the next invocation, or be lost with the sandbox.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import time
@@ -114,6 +113,8 @@ def _decorate(fn: F, timeout: Optional[float], margin: float) -> F:
             try:
                 return await fn(*args, **kwargs)
             finally:
+                import asyncio  # here, so that an app without coroutines never loads it
+
                 loop = asyncio.get_running_loop()
                 problem = await loop.run_in_executor(
                     None, _flush, started, timeout, margin, remaining

@@ -29,7 +29,8 @@ from ._common import (
     log_group_param,
     make_session,
 )
-from ._tail import decode, format_time
+from ._tail_format import decode
+from ._tail_time import format_time
 
 DEMO_GROUP = "wt-adapters-demo"
 FLUSH_TIMEOUT = 30.0

@@ -9,7 +9,7 @@ import click
 
 from ._common import aws_errors, aws_from, aws_options, log_group_param, make_client
 from ._output import escape, escape_json, write_text
-from ._tail import format_time
+from ._tail_time import format_time
 
 
 def _emit(record: Dict[str, Any], as_json: bool, columns: list[str]) -> None:

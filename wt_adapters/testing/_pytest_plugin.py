@@ -3,8 +3,9 @@
 Registered through the ``pytest11`` entry point, so installing the package
 is enough to use the fixture, and every pytest run of a project that installs
 it loads this module. It imports nothing beyond pytest and its own packages
-(``wt_adapters`` and ``wt_adapters.testing``, which Python imports first); the
-capture machinery loads when a test asks for the fixture.
+(``wt_adapters`` and ``wt_adapters.testing``, which Python imports first and
+which load their names on first use): the capture machinery, the engine and
+boto3 load when a test asks for the fixture.
 """
 
 from __future__ import annotations
