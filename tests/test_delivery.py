@@ -175,3 +175,10 @@ def test_a_throttled_call_backs_off_from_a_longer_first_wait() -> None:
     ]
     assert max(waits) <= SETTINGS.retry.throttled_initial
     assert max(waits) > SETTINGS.retry.initial  # beyond where an unthrottled retry would stop
+
+
+def test_a_retry_waits_at_least_as_long_as_the_endpoint_asked() -> None:
+    error = SendError(ErrorKind.RETRY, "TooManyRequests", "slow down", retry_after=7.5)
+    for count in range(3):
+        outcome = judge_put(error, SETTINGS, "s", 10, Attempts(count=count), 100.0)
+        assert isinstance(outcome, Retry) and outcome.at >= 107.5

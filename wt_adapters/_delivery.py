@@ -1,6 +1,6 @@
 """One attempt at a CloudWatch call, and what came of it.
 
-`put_batch` and `create_stream` each make one attempt through a `Sender` and
+`put_batch` and `create_stream` each make one attempt through a `Transport` and
 return an outcome: sent (with CloudWatch's rejections), created, retry at a
 given time, split the batch into halves, the stream is missing, or dropped
 for a reason. They change nothing of the engine's: the engine applies the
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
-from ._protocol import ErrorKind, Event, Sender, SendError
+from ._protocol import ErrorKind, Event, SendError, Transport
 from ._rejections import Rejected, read_rejections
 from ._settings import Settings
 
@@ -85,7 +85,7 @@ class Attempts:
 
 
 def put_batch(
-    sender: Sender, settings: Settings, stream: str, events: Sequence[Event], past: Attempts
+    sender: Transport, settings: Settings, stream: str, events: Sequence[Event], past: Attempts
 ) -> Outcome:
     """Make one PutLogEvents attempt for `events` and say what came of it."""
     start = time.monotonic()
@@ -146,7 +146,7 @@ class GroupCreator:
         #: Why CreateLogGroup was last refused as access denied (None once it was not).
         self.refused: Optional[SendError] = None
 
-    def ensure(self, sender: Sender, settings: Settings, seen: int) -> Optional[Report]:
+    def ensure(self, sender: Transport, settings: Settings, seen: int) -> Optional[Report]:
         """Create the group unless it was made since generation `seen`; return a report, if any.
 
         A CreateLogGroup refused as access denied is taken as a role that may
@@ -187,7 +187,7 @@ class GroupCreator:
 
 
 def create_stream(
-    sender: Sender, settings: Settings, stream: str, groups: GroupCreator, past: Attempts
+    sender: Transport, settings: Settings, stream: str, groups: GroupCreator, past: Attempts
 ) -> Outcome:
     """Make one attempt at creating `stream` (and its group, if missing and allowed)."""
     start = time.monotonic()
@@ -236,6 +236,8 @@ def _retry(
         report = (f"auth:{error.code}", f"CloudWatch Logs refused the credentials: {error}")
     since = now if past.failing_since is None else past.failing_since
     delay = settings.retry.delay(past.count + 1, throttled=error.throttled)
+    if error.retry_after is not None:  # the endpoint said how long: never sooner
+        delay = max(delay, error.retry_after)
     return Retry(now + delay, error, since, report)
 
 

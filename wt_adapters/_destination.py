@@ -13,7 +13,7 @@ from ._engine import Engine
 from ._json import encoder
 from ._json import json_serialize_default as _default_serializer
 from ._options import DEFAULT_LOG_GROUP_NAME, resolve
-from ._protocol import Sender
+from ._protocol import Transport
 from ._registry import FLUSH_TIMEOUT, shared_engine
 from ._report import remember_origin
 from ._retry import RetryPolicy
@@ -26,7 +26,7 @@ __all__ = ["DEFAULT_LOG_GROUP_NAME", "Destination", "Options", "build_engine"]
 
 def build_engine(
     settings: Settings,
-    sender: Sender,
+    sender: Transport,
     make_engine_for: Optional[Callable[[str], Engine]] = None,
 ) -> Engine:
     """Make an engine, with the spool of its ``spool_dir`` if it has one, known to the process.
@@ -50,7 +50,7 @@ def build_engine(
 
 
 #: Set by `wt_adapters.testing` to route every new destination somewhere else.
-sender_override: Optional[Callable[[], Sender]] = None
+sender_override: Optional[Callable[[], Transport]] = None
 
 
 class Options(TypedDict, total=False):
@@ -131,7 +131,7 @@ class Destination:
             _check_group_parameters(self.settings, boto3_client)
         if override is not None:
             key: Any = ("override", id(override))
-            make_sender: Callable[[], Sender] = override
+            make_sender: Callable[[], Transport] = override
         elif boto3_client is not None:
             key = ("client", id(boto3_client))
             make_sender = lambda: _boto_sender(boto3_client)  # noqa: E731
@@ -144,7 +144,7 @@ class Destination:
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             key = ("profile", boto3_profile_name, endpoint_url, endpoint_key(), region)
 
-            def make_sender() -> Sender:
+            def make_sender() -> Transport:
                 # The client is made on the first request: constructing needs no region.
                 from ._boto import BotoSender, make_client
 
@@ -229,7 +229,7 @@ def _check_group_parameters(settings: Settings, client: Any) -> None:
         check_create_log_group_parameters(parameters, client)
 
 
-def _boto_sender(client: Any) -> Sender:
+def _boto_sender(client: Any) -> Transport:
     """A sender for the user's own client, which it uses as it is (no body hook)."""
     from ._boto import BotoSender
 

@@ -66,7 +66,7 @@ class MemorySender:
     #: CreateLogGroup's further parameters (``logGroupClass``, ...) per group created with any.
     group_parameters: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    #: Its "client" is there from the start (`Sender.making_client`).
+    #: Its "client" is there from the start (`Transport.making_client`).
     making_client = False
 
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:

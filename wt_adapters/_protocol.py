@@ -1,4 +1,4 @@
-"""What the engine needs from whatever talks to CloudWatch.
+"""What the engine needs from whatever talks to CloudWatch: the `Transport` protocol.
 
 The engine depends on this small protocol only; `_boto.py` implements it
 with boto3, `_memory.py` in memory for tests.
@@ -35,6 +35,7 @@ class SendError(Exception):
         maybe_stored: bool = False,
         throttled: bool = False,
         unreachable: bool = False,
+        retry_after: Optional[float] = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.kind = kind
@@ -47,12 +48,19 @@ class SendError(Exception):
         #: True when CloudWatch can't be reached at all (no connection, no client), as
         #: opposed to slow or busy.
         self.unreachable = unreachable
+        #: Seconds the endpoint asked to wait before the next call (``Retry-After``), if any.
+        self.retry_after = retry_after
 
 
-class Sender(Protocol):
-    """Makes the CloudWatch Logs calls the engine needs."""
+class Transport(Protocol):
+    """Makes the CloudWatch Logs calls the engine needs: the engine's one view of the wire.
 
-    #: True while the sender makes its client, before which no call can go out.
+    A transport owns the wire's vocabulary: it turns a failed call into a
+    `SendError` (a kind and flags) and hands up the response's rejections;
+    nothing above it names botocore or an HTTP status.
+    """
+
+    #: True while the transport makes its client, before which no call can go out.
     making_client: bool
 
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:

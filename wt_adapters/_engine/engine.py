@@ -36,11 +36,11 @@ from .._errors import WatchtowerWarning
 from .._ledger import Ledger
 from .._metrics import MetricsReporter, OwnLedger
 from .._ports import Durability, Handover, LoadedEvent
-from .._protocol import Sender
+from .._protocol import Transport
 from .._report import report
 from .._settings import Settings
 from .direct import send_now
-from .handover import Handovers
+from .handover import Handovers, all_on_disk
 from .metrics import EngineMetrics
 from .outcomes import Outcomes
 from .queue import Queue
@@ -62,7 +62,7 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        sender: Sender,
+        sender: Transport,
         *,
         on_close: Callable[[Engine], None] = lambda engine: None,
     ) -> None:
@@ -171,14 +171,9 @@ class Engine:
         progress = self.outcomes.last_progress
         if not self.handovers.spooling or now - max(progress, since) < grace:
             return False
-        for st in self.queue.streams.values():
-            if st.ledger is not self._ledger:
-                continue  # metrics events are not spooled: they are no reason to wait
-            if any(e.seq < 0 for e in st.pending) or any(
-                e.seq < 0 for b in (*st.ready, *st.in_flight) for e in b.events
-            ):
-                return False
-        return True
+        # The metrics events are not spooled: they are no reason to wait.
+        mine = [st for st in self.queue.streams.values() if st.ledger is self._ledger]
+        return all_on_disk(mine)
 
     def _flush_queued(self, deadline: Optional[float], grace: Optional[float]) -> bool:
         """Wait until every event in memory now is settled, or until `deadline`."""
@@ -253,7 +248,7 @@ class Engine:
                 if left is not None and left <= 0:
                     break
                 self.done.wait(left)
-            lost, kept = q.clear_for_close(self.spool.off is None)
+            lost, kept = self.outcomes.clear_for_close(self.spool.off is None)
             in_flight = q.queued_events
             if lost:
                 self.handovers.left += kept

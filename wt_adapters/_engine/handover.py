@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Iterable, List
 
 from .._ports import NO_SPOOL, Durability, Handover, QueuedEvent
+from .streams import Stream
 
 
 class Handovers:
@@ -78,3 +79,13 @@ class Handovers:
     def disk_waiting(self, group: str) -> int:
         """Events of `group` kept on disk only (written, or about to be)."""
         return self.held + self.spool.disk_only(group)
+
+
+def all_on_disk(streams: Iterable[Stream]) -> bool:
+    """Whether every event the `streams` hold (pending, awaiting a resend, in flight) is
+    on disk too."""
+    return not any(
+        any(e.seq < 0 for e in st.pending)
+        or any(e.seq < 0 for b in (*st.ready, *st.in_flight) for e in b.events)
+        for st in streams
+    )

@@ -8,7 +8,7 @@ refused for good), and the ledger counts them, all at once.
 from __future__ import annotations
 
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from .._concurrency import AdaptiveLimit
 from .._delivery import Attempts, Created, Dropped, Missing, Outcome, Retry, Sent, Split
@@ -145,6 +145,28 @@ class Outcomes:
                 f"Failed to create log stream {st.name!r} in {self.settings.log_group_name!r}"
                 f" within {self.settings.retry.deadline:g} s; dropping {n} events: {error}",
             )
+
+    def clear_for_close(self, on_disk: bool) -> Tuple[int, int]:
+        """Empty every stream at close (lock held): return the engine's events lost, and how
+        many of them are on disk (when `on_disk`). Metrics events lost are counted apart."""
+        lost = lost_bytes = own_lost = kept = 0
+        for st in self.queue.streams.values():
+            n = st.waiting()
+            if st.ledger is self.ledger:
+                lost += n
+            elif n:
+                own_lost += n  # metrics events: counted apart, no one's loss
+                st.ledger.drop("close_timeout", n)
+            lost_bytes += st.pending_bytes + sum(b.nbytes for b in st.ready)
+            if on_disk and st.ledger is self.ledger:
+                kept += sum(1 for e in st.pending if e.seq >= 0) + sum(
+                    1 for b in st.ready for e in b.events if e.seq >= 0
+                )
+            st.pending.clear()
+            st.pending_bytes = 0
+            st.ready.clear()
+        self.queue.free(lost + own_lost, lost_bytes)
+        return lost, kept
 
     def settle_batch(
         self,

@@ -344,28 +344,6 @@ class Queue:
         st.pending_bytes = 0
         return events, nbytes
 
-    def clear_for_close(self, on_disk: bool) -> Tuple[int, int]:
-        """Empty every stream at close (lock held): return the engine's events lost, and how
-        many of them are on disk (when `on_disk`). Metrics events lost are counted apart."""
-        lost = lost_bytes = own_lost = kept = 0
-        for st in self.streams.values():
-            n = st.waiting()
-            if st.ledger is self.ledger:
-                lost += n
-            elif n:
-                own_lost += n  # metrics events: counted apart, no one's loss
-                st.ledger.drop("close_timeout", n)
-            lost_bytes += st.pending_bytes + sum(b.nbytes for b in st.ready)
-            if on_disk and st.ledger is self.ledger:
-                kept += sum(1 for e in st.pending if e.seq >= 0) + sum(
-                    1 for b in st.ready for e in b.events if e.seq >= 0
-                )
-            st.pending.clear()
-            st.pending_bytes = 0
-            st.ready.clear()
-        self.free(lost + own_lost, lost_bytes)
-        return lost, kept
-
     def put(self, st: Stream, timestamp: int, message: str, size: int, seq: int = -1) -> None:
         """Queue one event on `st` as it is, its room already checked (lock held)."""
         st.pending.append(QueuedEvent(timestamp, message, size, st.arrivals, seq))

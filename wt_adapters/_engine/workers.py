@@ -15,7 +15,7 @@ import traceback
 from typing import Callable, List, Optional
 
 from .._delivery import Outcome
-from .._protocol import Sender
+from .._protocol import Transport
 from .._threads import thread_state
 from .outcomes import Outcomes
 from .queue import IDLE_STREAMS_KEPT, Queue
@@ -35,7 +35,7 @@ class Workers:
     def __init__(
         self,
         name: str,
-        sender: Sender,
+        sender: Transport,
         attempt: Callable[[Job], Outcome],
         metrics: Callable[[float], Optional[float]],
         announce: Callable[[], None],
@@ -59,7 +59,7 @@ class Workers:
         self.outcomes = outcomes
         self.threads: List[threading.Thread] = []
         self._started = 0  # numbers the threads' names
-        #: Sender threads between taking a job and being done with it (warnings included).
+        #: Transport threads between taking a job and being done with it (warnings included).
         self.busy = 0
         #: A fork is about to happen: hand out no job until it has.
         self.forking = False
