@@ -2,10 +2,10 @@
 
 At interpreter exit every engine delivers what it holds within one deadline,
 before logging's and loguru's own exit hooks run, whatever the import order;
-so does a `multiprocessing` child when its target returns. A fork has one
-hook, which runs its steps in a fixed order: before it, the engines' sender
-threads are quieted; in the child, the engines, then the spools, then the
-stream-name caches start afresh (taking no lock).
+so does a `multiprocessing` child when its target returns. A fork runs the
+package's one hook (`_forks`), its steps in a fixed order: before it, the
+engines' sender threads are quieted; in the child, the engines, then the
+spools, then the stream-name caches start afresh (taking no lock).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import contextlib
 # (`logging.shutdown`, registered when logging is first imported) runs after
 # ours: atexit runs hooks last-registered first.
 import logging  # noqa: F401
-import os
 import sys
 import time
 from typing import List
 
-from . import _registry, _signals, _spool, _streams
+from . import _registry, _signals, _spool
+from ._forks import ENGINES, SPOOLS, on_fork
 from ._ports import ManagedEngine
 from ._registry import FLUSH_TIMEOUT
 
@@ -111,19 +111,18 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """The child's steps, in this order, each taking no lock: it replaces them."""
+    """The engines start afresh in the child, taking no lock: it replaces them."""
     _paused.clear()
     _registry.after_fork_in_child()
-    _spool.after_fork_in_child()
-    _streams.after_fork_in_child()
     _hook_multiprocessing()
 
 
 atexit.register(_flush_all_at_exit)
 _hook_multiprocessing()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )
+on_fork(
+    ENGINES,
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
+on_fork(SPOOLS, after_in_child=_spool.after_fork_in_child)

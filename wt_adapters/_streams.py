@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Dict, Optional, Tuple
 
 from ._errors import WatchtowerError
+from ._forks import STREAM_CACHES, on_fork
 from ._rules import clean_stream_part, stream_name_problem
 
 #: The default stream name template (watchtower's).
@@ -129,3 +130,6 @@ def after_fork_in_child() -> None:
     for namer in list(_namers):
         namer._lock = threading.Lock()
         namer._reset()
+
+
+on_fork(STREAM_CACHES, after_in_child=after_fork_in_child)
