@@ -14,6 +14,7 @@ from .._ports import Handover, SpoolClient
 from .._report import report
 from .._threads import thread_state
 from .adopt import Adopter
+from .budget import Budget
 from .dead_letter import DeadLetters
 from .engines import Engines, MakeEngine
 from .format import ACKED, KEY_SHIFT, SENDING
@@ -36,6 +37,16 @@ class Spool:
     adopting gone writers' files (`Adopter`) and the dead letters
     (`DeadLetters`). `forget` is called when
     the last engine leaves, before the spool closes.
+
+    ``max_bytes`` is the directory's budget, shared with every writer in it
+    (`Budget`): each pass of the spool thread counts every segment file there
+    and the others' reservations, and takes a share of the room left; a gone
+    writer's segment is copied only when the copy fits. The slack past it: the
+    marks and segment headers written when the budget is spent (tens of bytes
+    a request); JSON escaping past the events' counted sizes at one pass (none
+    for plain text); one share per engine beyond the first; and one segment's
+    copy while it is made, when adopting into a directory full of gone
+    writers' files with nothing of this writer's own on disk.
     """
 
     def __init__(
@@ -62,13 +73,18 @@ class Spool:
         self._io = threading.Lock()  # guards the files; taken before an engine's lock
         self._wake = threading.Event()
         self._marks: List[Tuple[bytes, List[int]]] = []
-        #: Bytes of segment files and of events being written (read without a lock by engines).
-        self.disk_bytes = 0
+        #: Bytes counted against ``max_bytes`` (read without a lock by engines): ``max_bytes``
+        #: less this writer's share at its last count, plus what was taken and written since.
+        #: No room until the first count.
+        self.disk_bytes = self.max_bytes
         self._reserved = 0
         self._writer = SegmentWriter(self.directory)
+        self._budget = Budget(self.directory, self._writer.writer, self.max_bytes)
         self._disk_only = DiskOnly()
         self._replay = Replay(self._writer, self._keys, self._disk_only)
-        self._adopter = Adopter(self.directory, self._writer.writer, self._keys, self._disk_only)
+        self._adopter = Adopter(
+            self.directory, self._writer.writer, self._keys, self._disk_only, self._claim
+        )
         self._dead = DeadLetters(self.directory)
         self._thread: Optional[threading.Thread] = None
         self._closed = False
@@ -99,6 +115,8 @@ class Spool:
             start = self._thread is None and not self._closed and self.off is None
         if start:
             self._writer.take_lock()
+            with self._io:
+                self._count()  # the room its engines begin with
             self._start_thread()
         return key << KEY_SHIFT
 
@@ -196,7 +214,7 @@ class Spool:
         with self._lock:
             return {
                 **self.figures,
-                "spool_bytes": self.disk_bytes - self._reserved,
+                "spool_bytes": sum(seg.nbytes for seg in self._writer.segments),
                 "spool_events": self._writer.unsettled(),
                 "spool_disk_only": self._disk_only.total(),
                 "spool_off": self.off,
@@ -215,10 +233,14 @@ class Spool:
         return self._thread is None and not self._closed and self.off is None
 
     def start_in_child(self) -> None:
-        """In a forked child, at an engine's first event: start the writer there."""
+        """In a forked child, at an engine's first event: start the writer there.
+
+        Its engines have no room on disk until its first count, which is made at once.
+        """
         with self._lock:
             if self._thread is not None or self._closed:
                 return
+            self._wake.set()
             self._start_thread()
 
     def _run(self) -> None:
@@ -235,7 +257,7 @@ class Spool:
             if self._closed or self._pid != os.getpid():
                 return
             try:
-                self.sync(fsync=True)
+                self.sync(fsync=True, count=True)
                 self._replay.load_back(self._engine_for, self._io, lambda: self.off is None)
                 self._adopter.run_if_due(self._commit_adopted, self._engine_for, self._stopped)
             except Exception as e:  # a bug: say so, and go on
@@ -259,20 +281,46 @@ class Spool:
 
     # -------------------------------------------------------------- files
 
-    def sync(self, *, seal: bool = False, fsync: bool = False) -> None:
+    def sync(self, *, seal: bool = False, fsync: bool = False, count: bool = False) -> None:
         """Write what was handed over, seal an old segment (or this one), delete settled ones.
 
         With `fsync` (the spool thread only), fsync the current segment if
-        ``spool_fsync_interval`` has passed since the last.
+        ``spool_fsync_interval`` has passed since the last; with `count` (the
+        spool thread's pass), count the directory and take a new share of its
+        budget first (`_count`).
         """
         with self._io:
             if self.off is not None:
                 return
-            self._write_pending()
+            if count:
+                self._count()
+            else:
+                self._write_pending()
             if fsync and self.fsync_interval:
                 self._writer.fsync_if_due(self.fsync_interval)
             self._writer.seal_if_due(now=seal)
-            self.disk_bytes -= self._writer.delete_settled()
+            self._writer.delete_settled()  # the room it frees is counted at the next count
+
+    def _count(self) -> None:
+        """Count the directory, take this writer's share of its room and write (io lock held).
+
+        What the engines hand over now was taken from the last share; the room
+        they see after is the new share less it, and is published as this
+        writer's reservation before the directory's flock is let go.
+        """
+        with self._budget.held() as share:
+            self.disk_bytes = self.disk_bytes if share is None else self.max_bytes - share
+            self._write_pending()
+            self._budget.reserve(self.max_bytes - self.disk_bytes, share)
+
+    def _claim(self, copy: int, old: int) -> bool:
+        """Whether a gone writer's segment (`old` bytes, `copy` to write) may be adopted now."""
+        with self._io:
+            room = max(0, self.max_bytes - self.disk_bytes)
+            if not self._budget.claim(copy, old, room, self._writer.unsettled() > 0):
+                return False
+            self.disk_bytes -= max(0, copy - room)  # the copy comes out of the engines' room first
+            return True
 
     def _write_pending(self) -> None:
         """Write what engines handed over, the marks and the dead letters (io lock held).
@@ -291,12 +339,11 @@ class Spool:
             if buf:
                 runs.append((buf[0].event.seq >> KEY_SHIFT, engine.group, buf))
         try:
-            for key, group, buf in runs:
-                self.disk_bytes += self._writer.write_run(key, group, buf)
-            self.disk_bytes -= self._reserved
-            self._reserved = 0
+            written = sum(self._writer.write_run(key, group, buf) for key, group, buf in runs)
             if marks:
-                self.disk_bytes += self._writer.write_marks(marks)
+                written += self._writer.write_marks(marks)
+            self.disk_bytes += written - self._reserved
+            self._reserved = 0
             self._dead.write()
         except OSError as e:
             self._switch_off(e, [(group, buf) for _, group, buf in runs])
@@ -368,7 +415,8 @@ class Spool:
                     self._closed = True
             self._writer.seal_if_due(now=True)
             if self.off is None:
-                self.disk_bytes -= self._writer.delete_settled()
+                self._writer.delete_settled()
+            self._budget.reserve(0)
         self._engines.stop()
         left = self.waiting() if self._writer.segments else {}
         self._writer.close_files(remove_lock=True)
