@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Iterator, NamedTuple, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 from .format import LOCK_NAME, SEGMENT_NAME, lock_name
 
@@ -52,6 +52,34 @@ class Budget:
         self._lock_file = lock_name(writer)
         #: Bytes of the directory's segment files at the last count (for tests and figures).
         self.files = 0
+        #: Bytes counted against ``max_bytes`` (read without a lock by engines): ``max_bytes``
+        #: less this writer's share at its last count, plus what was taken and written since.
+        #: No room until the first count.
+        self.disk_bytes = max_bytes
+        #: Bytes taken from engines since the last write (counted at their events' sizes).
+        self._taken = 0
+
+    def take(self, nbytes: int) -> None:
+        """Count `nbytes` an engine handed over, from now on, while they are being written."""
+        self.disk_bytes += nbytes
+        self._taken += nbytes
+
+    def wrote(self, nbytes: int) -> None:
+        """Count `nbytes` written, in place of what was taken since the last write."""
+        self.disk_bytes += nbytes - self._taken
+        self._taken = 0
+
+    def share(self, write: Callable[[], None]) -> None:
+        """Count the directory, take this writer's share of its room and `write` (io lock held).
+
+        What the engines hand over now was taken from the last share; the room
+        they see after is the new share less it, and is published as this
+        writer's reservation before the directory's flock is let go.
+        """
+        with self.held() as share:
+            self.disk_bytes = self.disk_bytes if share is None else self.max_bytes - share
+            write()
+            self.reserve(self.max_bytes - self.disk_bytes, share)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[Optional[int]]:
@@ -118,10 +146,21 @@ class Budget:
         with contextlib.suppress(OSError):  # no lock file (closed, or off): nothing reserved
             os.truncate(os.path.join(self.directory, self._lock_file), max(0, nbytes))
 
-    def claim(self, copy: int, old: int, reserved: int, own_waiting: bool) -> bool:
+    def claim(self, copy: int, old: int, own_waiting: bool) -> bool:
         """Whether a gone writer's segment of `old` bytes may be copied (`copy` bytes) now.
 
-        It may when the copy fits beside every file (the old one included: it
+        If so, the copy is counted, out of the engines' room first (io lock held).
+        """
+        room = max(0, self.max_bytes - self.disk_bytes)
+        if not self._fits(copy, old, room, own_waiting):
+            return False
+        self.disk_bytes -= max(0, copy - room)
+        return True
+
+    def _fits(self, copy: int, old: int, reserved: int, own_waiting: bool) -> bool:
+        """Whether the copy fits the directory's budget now; if so, reserve it.
+
+        It fits when the copy fits beside every file (the old one included: it
         is deleted once its copy is on disk) and every reservation, this
         writer's `reserved` too; then the copy is reserved. When nothing of
         this writer's own waits on disk, so that nothing of its own can free
