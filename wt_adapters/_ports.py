@@ -53,12 +53,14 @@ class Durability(Protocol):
     directory: str
     #: ``spool_max_bytes``; 0 for no spool.
     max_bytes: int
-    #: Bytes of the spool's files now (an estimate, read without a lock).
-    disk_bytes: int
     #: Why the spool was switched off (disk trouble), or None while it works.
     off: Optional[str]
     #: True when closing engines should not warn of what stays on disk.
     quiet: bool
+
+    #: Bytes of the spool's files now (an estimate, read without a lock).
+    @property
+    def disk_bytes(self) -> int: ...
 
     @property
     def closed(self) -> bool: ...

@@ -17,7 +17,8 @@ The package, by concern (each module imports only those before it here):
 - `replay`: events kept on disk only, read back into engines as they drain;
 - `adopt`: taking over the files of writers that are gone;
 - `engines`: the engines that use the spool, and the maker of engines for adopted groups;
-- `spool`: the `Spool` of one directory, holding those parts, and its thread;
+- `thread`: the spool thread, its pass at each interval and adoption on request;
+- `spool`: the `Spool` of one directory, holding those parts;
 - `directory`: one spool per directory per process (attach, close, sync, fork).
 
 The API for the command line: ``summary(directory) -> Summary``, what waits

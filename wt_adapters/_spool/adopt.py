@@ -6,6 +6,11 @@ engine for their group as room allows), then deletes each old file; a crash
 half-way loses nothing (events may then be sent twice). Events marked
 "sending" but not acked may have been stored already: they are counted as
 possible duplicates.
+
+A segment is copied only when its copy fits the directory's budget (see
+`budget.Budget.claim`); one that does not is left on disk with the rest of its
+writer's, for a later pass (or another process) once room frees, counted as
+``adopt_deferred`` and said once.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import threading
 import time
 from typing import Callable, Dict, List, Tuple
 
+from .._errors import WatchtowerWarning
 from .._ports import Handover, QueuedEvent
+from .._report import report
 from .._rules import EVENT_OVERHEAD
 from .format import KEY_SHIFT, lock_name, parse_segment, read_file
 from .replay import DiskOnly, EngineFor
@@ -30,15 +37,23 @@ ADOPT_INTERVAL = 5.0
 #: False when the spool no longer uses the disk.
 Commit = Callable[[], bool]
 
+#: Whether a segment of the given bytes (its copy's, the old file's) may be copied now.
+Claim = Callable[[int, int], bool]
+
 
 class Adopter:
     """Finds gone writers in the directory and copies their events into this writer's spool."""
 
-    def __init__(self, directory: str, writer: str, keys: Keys, disk_only: DiskOnly) -> None:
+    def __init__(
+        self, directory: str, writer: str, keys: Keys, disk_only: DiskOnly, claim: Claim
+    ) -> None:
         self.directory = directory
         self.writer = writer
         self._keys = keys
         self._disk_only = disk_only
+        self._claim = claim
+        #: Times a gone writer's segment was left for later, for want of room.
+        self.deferred = 0
         self._lock = threading.Lock()
         #: Adopted events waiting to be written, by key; each key's next sequence number.
         self._pending: Dict[int, List[Handover]] = {}
@@ -54,7 +69,11 @@ class Adopter:
         self._asked = 0
 
     def figures(self) -> Dict[str, int]:
-        return {"adopted": self.adopted, "adopted_possible_duplicates": self.possible_duplicates}
+        return {
+            "adopted": self.adopted,
+            "adopted_possible_duplicates": self.possible_duplicates,
+            "adopt_deferred": self.deferred,
+        }
 
     # ------------------------------------------------------------ when
 
@@ -111,6 +130,8 @@ class Adopter:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
                     continue  # a live writer
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)  # a gone writer reserves nothing (see `budget`)
                 # Listed again under the lock: another process may have adopted them just now.
                 segments = writers_in(self.directory).get(writer, [])
                 if self._adopt(segments, commit, engine_for):
@@ -132,6 +153,14 @@ class Adopter:
             if data is None:
                 continue
             contents = parse_segment(data)
+            copy = sum(
+                len(event[3]) + EVENT_OVERHEAD
+                for seq, event in contents.events.items()
+                if seq not in contents.acked
+            )
+            if copy and not self._claim(copy, len(data)):
+                self._defer(path, copy)
+                return False  # the rest stay on disk for a later pass
             if contents.torn:
                 self.torn += 1
             duplicates: Dict[str, int] = {}
@@ -166,3 +195,13 @@ class Adopter:
                 if engine is not None:
                     engine.count_possible_duplicates(n)
         return True
+
+    def _defer(self, path: str, copy: int) -> None:
+        self.deferred += 1
+        if self.deferred == 1:
+            report(
+                f"wt_adapters: spool_dir={self.directory!r} has no room for a gone writer's"
+                f" segment ({os.path.basename(path)}, {copy} bytes to copy) within"
+                " spool_max_bytes: it stays on disk and is adopted later, as room frees",
+                WatchtowerWarning,
+            )

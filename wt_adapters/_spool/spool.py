@@ -1,24 +1,23 @@
-"""The spool of one directory in this process: its parts, its thread, switch-off and close."""
+"""The spool of one directory in this process: its parts, its thread's pass, switch-off, close."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
-import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._errors import WatchtowerWarning
 from .._ports import Handover, SpoolClient
 from .._report import report
-from .._threads import thread_state
 from .adopt import Adopter
+from .budget import Budget
 from .dead_letter import DeadLetters
 from .engines import Engines, MakeEngine
 from .format import ACKED, KEY_SHIFT, SENDING
 from .replay import DiskOnly, Replay, give_back
 from .segments import Keys, SegmentWriter
+from .thread import SpoolThread
 
 
 class Spool:
@@ -33,9 +32,20 @@ class Spool:
 
     The spool holds its parts: the engines (`Engines`), the writer's segment
     files (`SegmentWriter`), reading disk-only events back (`Replay`),
-    adopting gone writers' files (`Adopter`) and the dead letters
-    (`DeadLetters`). `forget` is called when
+    adopting gone writers' files (`Adopter`), the dead letters
+    (`DeadLetters`), the directory's budget (`Budget`) and the spool thread
+    (`SpoolThread`, which runs `_look`). `forget` is called when
     the last engine leaves, before the spool closes.
+
+    ``max_bytes`` is the directory's budget, shared with every writer in it
+    (`Budget`): each pass of the spool thread counts every segment file there
+    and the others' reservations, and takes a share of the room left; a gone
+    writer's segment is copied only when the copy fits. The slack past it: the
+    marks and segment headers written when the budget is spent (tens of bytes
+    a request); JSON escaping past the events' counted sizes at one pass (none
+    for plain text); one share per engine beyond the first; and one segment's
+    copy while it is made, when adopting into a directory full of gone
+    writers' files with nothing of this writer's own on disk.
     """
 
     def __init__(
@@ -60,23 +70,29 @@ class Spool:
         """Begin as a new writer (at start, and in a forked child: no lock is taken)."""
         self._lock = threading.Lock()  # guards the marks and the state
         self._io = threading.Lock()  # guards the files; taken before an engine's lock
-        self._wake = threading.Event()
         self._marks: List[Tuple[bytes, List[int]]] = []
-        #: Bytes of segment files and of events being written (read without a lock by engines).
-        self.disk_bytes = 0
-        self._reserved = 0
         self._writer = SegmentWriter(self.directory)
+        self._budget = Budget(self.directory, self._writer.writer, self.max_bytes)
         self._disk_only = DiskOnly()
         self._replay = Replay(self._writer, self._keys, self._disk_only)
-        self._adopter = Adopter(self.directory, self._writer.writer, self._keys, self._disk_only)
+        self._adopter = Adopter(
+            self.directory, self._writer.writer, self._keys, self._disk_only, self._claim
+        )
         self._dead = DeadLetters(self.directory)
-        self._thread: Optional[threading.Thread] = None
+        self._thread = SpoolThread(
+            self.directory, self.sync_interval, self._adopter, self._begin, self._look, self._done
+        )
         self._closed = False
         #: Why the spool was switched off (disk trouble), or None while it works.
         self.off: Optional[str] = None
         #: Set by `deliver`: closing engines don't warn of what stays on disk.
         self.quiet = False
         self._pid = os.getpid()
+
+    @property
+    def disk_bytes(self) -> int:
+        """Bytes counted against ``max_bytes`` (see `Budget.disk_bytes`)."""
+        return self._budget.disk_bytes
 
     @property
     def writer(self) -> str:
@@ -96,10 +112,12 @@ class Spool:
         key = self._keys.new(engine.group)
         self._engines.add(engine, make_engine)
         with self._lock:
-            start = self._thread is None and not self._closed and self.off is None
+            start = self.needs_thread
         if start:
             self._writer.take_lock()
-            self._start_thread()
+            with self._io:
+                self._budget.share(self._write_pending)  # the room its engines begin with
+            self._thread.start()
         return key << KEY_SHIFT
 
     def detach(self, engine: SpoolClient) -> bool:
@@ -160,8 +178,7 @@ class Spool:
         Called under the engine's lock, the io lock held: their bytes count
         against ``spool_max_bytes`` from now on, while they are being written.
         """
-        self.disk_bytes += nbytes
-        self._reserved += nbytes
+        self._budget.take(nbytes)
         if held:
             self._disk_only.add(group, held)
 
@@ -189,14 +206,14 @@ class Spool:
 
     def wake(self) -> None:
         """Have the spool thread look now (write, load back) instead of at its next interval."""
-        self._wake.set()
+        self._thread.wake()
 
     def stats(self) -> Dict[str, Any]:
         """The spool's figures, for an engine's `stats()`."""
         with self._lock:
             return {
                 **self.figures,
-                "spool_bytes": self.disk_bytes - self._reserved,
+                "spool_bytes": sum(seg.nbytes for seg in self._writer.segments),
                 "spool_events": self._writer.unsettled(),
                 "spool_disk_only": self._disk_only.total(),
                 "spool_off": self.off,
@@ -204,75 +221,75 @@ class Spool:
 
     # ------------------------------------------------------------- thread
 
-    def _start_thread(self) -> None:
-        thread = threading.Thread(target=self._run, name="wt_adapters:spool", daemon=True)
-        self._thread = thread
-        thread.start()
-
     @property
     def needs_thread(self) -> bool:
         """True in a forked child until its spool thread is started."""
-        return self._thread is None and not self._closed and self.off is None
+        return not self._thread.started and not self._closed and self.off is None
 
     def start_in_child(self) -> None:
-        """In a forked child, at an engine's first event: start the writer there."""
-        with self._lock:
-            if self._thread is not None or self._closed:
-                return
-            self._start_thread()
+        """In a forked child, at an engine's first event: start the writer there.
 
-    def _run(self) -> None:
-        thread_state.in_engine = True
+        Its engines have no room on disk until its first count, which is made at once.
+        """
+        with self._lock:
+            if not self._thread.started and not self._closed:
+                self._thread.start(now=True)
+
+    def _begin(self) -> None:
+        """The spool thread's start: take the writer's lock if not yet had (a forked child)."""
         if not self._writer.has_lock:
             try:
                 self._writer.take_lock()
             except OSError as e:
                 with self._io:
                     self._switch_off(e)
-        while True:
-            self._wake.wait(self.sync_interval)
-            self._wake.clear()
-            if self._closed or self._pid != os.getpid():
-                return
-            try:
-                self.sync(fsync=True)
-                self._replay.load_back(self._engine_for, self._io, lambda: self.off is None)
-                self._adopter.run_if_due(self._commit_adopted, self._engine_for, self._stopped)
-            except Exception as e:  # a bug: say so, and go on
-                self._adopter.give_up()
-                _say_failed(self.directory, e)
 
-    def _stopped(self) -> bool:
+    def _look(self) -> bool:
+        """The spool thread's pass: write, load back, adopt; False once the thread should end."""
+        if self._closed or self._pid != os.getpid():
+            return False
+        self.sync(fsync=True, count=True)
+        self._replay.load_back(self._engine_for, self._io, lambda: self.off is None)
+        self._adopter.run_if_due(self._commit_adopted, self._engine_for, self._done)
+        return True
+
+    def _done(self) -> bool:
         return self._closed or self.off is not None
 
     def adopt_now(self, timeout: float) -> bool:
         """Have the spool thread look for gone writers now; wait up to `timeout` for it."""
-        wanted = self._adopter.ask()
-        self._wake.set()
-        return self._adopter.wait_for(wanted, timeout, self._stopped)
+        return self._thread.adopt_now(timeout)
 
     def adopt_before_exit(self, timeout: float) -> None:
         """Look for gone writers now, unless the spool thread did already (or is not running)."""
-        thread = self._thread
-        if self._adopter.passes == 0 and thread is not None and thread.is_alive():
-            self.adopt_now(timeout)
+        self._thread.adopt_before_exit(timeout)
 
     # -------------------------------------------------------------- files
 
-    def sync(self, *, seal: bool = False, fsync: bool = False) -> None:
+    def sync(self, *, seal: bool = False, fsync: bool = False, count: bool = False) -> None:
         """Write what was handed over, seal an old segment (or this one), delete settled ones.
 
         With `fsync` (the spool thread only), fsync the current segment if
-        ``spool_fsync_interval`` has passed since the last.
+        ``spool_fsync_interval`` has passed since the last; with `count` (the
+        spool thread's pass), count the directory and take a new share of its
+        budget first (`Budget.share`).
         """
         with self._io:
             if self.off is not None:
                 return
-            self._write_pending()
+            if count:
+                self._budget.share(self._write_pending)
+            else:
+                self._write_pending()
             if fsync and self.fsync_interval:
                 self._writer.fsync_if_due(self.fsync_interval)
             self._writer.seal_if_due(now=seal)
-            self.disk_bytes -= self._writer.delete_settled()
+            self._writer.delete_settled()  # the room it frees is counted at the next count
+
+    def _claim(self, copy: int, old: int) -> bool:
+        """Whether a gone writer's segment (`old` bytes, `copy` to write) may be adopted now."""
+        with self._io:
+            return self._budget.claim(copy, old, self._writer.unsettled() > 0)
 
     def _write_pending(self) -> None:
         """Write what engines handed over, the marks and the dead letters (io lock held).
@@ -291,12 +308,10 @@ class Spool:
             if buf:
                 runs.append((buf[0].event.seq >> KEY_SHIFT, engine.group, buf))
         try:
-            for key, group, buf in runs:
-                self.disk_bytes += self._writer.write_run(key, group, buf)
-            self.disk_bytes -= self._reserved
-            self._reserved = 0
+            written = sum(self._writer.write_run(key, group, buf) for key, group, buf in runs)
             if marks:
-                self.disk_bytes += self._writer.write_marks(marks)
+                written += self._writer.write_marks(marks)
+            self._budget.wrote(written)
             self._dead.write()
         except OSError as e:
             self._switch_off(e, [(group, buf) for _, group, buf in runs])
@@ -334,13 +349,8 @@ class Spool:
         self._dead.drop_pending()
         rest = list(unwritten or [])
         rest.extend((group, buf) for _, group, buf in self._adopter.take_pending())
-        for engine in engines:
-            rest.append((engine.group, engine.spool_stop()))
-        report(
-            f"wt_adapters can't write to spool_dir={self.directory!r} ({self.off});"
-            " events are kept in memory only from now on",
-            WatchtowerWarning,
-        )
+        rest.extend((engine.group, engine.spool_stop()) for engine in engines)
+        _say_off(self.directory, self.off)
         give_back(rest, self._engine_for, self._disk_only)
 
     def close(self) -> Dict[str, int]:
@@ -353,10 +363,7 @@ class Spool:
             if self._closed:
                 return {}
             self._closed = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5.0)
+        self._thread.stop(5.0)
         if self._pid != os.getpid():
             return {}
         with contextlib.suppress(OSError), self._io:
@@ -368,7 +375,8 @@ class Spool:
                     self._closed = True
             self._writer.seal_if_due(now=True)
             if self.off is None:
-                self.disk_bytes -= self._writer.delete_settled()
+                self._writer.delete_settled()
+            self._budget.reserve(0)
         self._engines.stop()
         left = self.waiting() if self._writer.segments else {}
         self._writer.close_files(remove_lock=True)
@@ -384,10 +392,10 @@ class Spool:
         self._closed = closed
 
 
-def _say_failed(directory: str, error: Exception) -> None:
-    """Say on stderr that the spool thread's look failed (a bug), with the traceback."""
-    with contextlib.suppress(Exception):
-        sys.stderr.write(
-            f"wt_adapters: the spool thread for {directory!r} failed: {error!r}\n"
-            + "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        )
+def _say_off(directory: str, why: str) -> None:
+    """Warn, once per spool, that it no longer writes to the disk, and why."""
+    report(
+        f"wt_adapters can't write to spool_dir={directory!r} ({why});"
+        " events are kept in memory only from now on",
+        WatchtowerWarning,
+    )
