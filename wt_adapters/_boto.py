@@ -174,7 +174,12 @@ def _classify(error: Exception) -> SendError:
             botocore.exceptions.CredentialRetrievalError,
         ),
     ):
-        return SendError(ErrorKind.AUTH, type(error).__name__, redact(str(error)))
+        # No credentials at all won't appear within the process; a provider that failed
+        # to answer (a metadata endpoint, a process) may answer next time.
+        retrieval = isinstance(error, botocore.exceptions.CredentialRetrievalError)
+        return SendError(
+            ErrorKind.AUTH, type(error).__name__, redact(str(error)), permanent=not retrieval
+        )
     maybe_stored = isinstance(
         error,
         (
@@ -314,7 +319,7 @@ class BotoSender:
         except WatchtowerError as e:
             # No client could be made (no region, say): as good as no endpoint.
             raise SendError(
-                ErrorKind.RETRY, "ClientConfiguration", str(e), unreachable=True
+                ErrorKind.RETRY, "ClientConfiguration", str(e), unreachable=True, permanent=True
             ) from e
         try:
             return getattr(client, method)(**kwargs)

@@ -47,6 +47,8 @@ class Retry:
     error: SendError
     failing_since: float
     report: Optional[Report] = None
+    #: The cause can't clear within the process: nobody should wait for it.
+    permanent: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def judge_put(
             f"log stream {stream!r} in log group {group!r} does not"
             " exist and create_log_stream is False",
         )
+        return _retry(error, settings, past, now, report, permanent=True)
     return _retry(error, settings, past, now, report)
 
 
@@ -211,6 +214,7 @@ def create_stream(
                         "no_group",
                         f"log group {group!r} does not exist and create_log_group is False",
                     ),
+                    permanent=True,
                 )
             report = groups.ensure(sender, settings, seen)
             sender.create_log_stream(group, stream)
@@ -229,7 +233,13 @@ def create_stream(
 
 
 def _retry(
-    error: SendError, settings: Settings, past: Attempts, now: float, report: Optional[Report]
+    error: SendError,
+    settings: Settings,
+    past: Attempts,
+    now: float,
+    report: Optional[Report],
+    *,
+    permanent: bool = False,
 ) -> Outcome:
     """Retry a failed call with backoff, counting from its first failure; name refused keys."""
     if error.kind is ErrorKind.AUTH and report is None:
@@ -238,7 +248,7 @@ def _retry(
     delay = settings.retry.delay(past.count + 1, throttled=error.throttled)
     if error.retry_after is not None:  # the endpoint said how long: never sooner
         delay = max(delay, error.retry_after)
-    return Retry(now + delay, error, since, report)
+    return Retry(now + delay, error, since, report, permanent or error.permanent)
 
 
 def _as_send_error(error: Exception) -> SendError:

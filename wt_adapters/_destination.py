@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
@@ -10,11 +11,12 @@ from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
 from . import _lifecycle, _registry, _spool
 from ._endpoints import endpoint_key
 from ._engine import Engine
+from ._engine.reach import Reach
 from ._json import encoder
 from ._json import json_serialize_default as _default_serializer
 from ._options import DEFAULT_LOG_GROUP_NAME, resolve
 from ._protocol import Transport
-from ._registry import FLUSH_TIMEOUT, shared_engine
+from ._registry import FLUSH_DEFAULT, shared_engine, wait_for
 from ._report import remember_origin
 from ._retry import RetryPolicy
 from ._settings import LOG_GROUP_PARAMETERS, Settings
@@ -28,13 +30,15 @@ def build_engine(
     settings: Settings,
     sender: Transport,
     make_engine_for: Optional[Callable[[str], Engine]] = None,
+    reach: Optional[Reach] = None,
 ) -> Engine:
     """Make an engine, with the spool of its ``spool_dir`` if it has one, known to the process.
 
     `make_engine_for(group)` gives the engine for another log group's events
-    adopted from the spool (the same options, another group).
+    adopted from the spool (the same options, another group); `reach` is shared
+    by the engines that send to one endpoint.
     """
-    engine = Engine(settings, sender, on_close=_registry.forget)
+    engine = Engine(settings, sender, on_close=_registry.forget, reach=reach)
     if settings.spool_dir is not None:
         spool, first_seq = _spool.attach(
             engine,
@@ -155,17 +159,18 @@ class Destination:
                 )
 
         settings = self.settings
+        reach = _reach_of(key)
 
         def engine_for(group: str) -> Engine:
             """The engine for another log group's events, adopted from the spool."""
             other = replace(settings, log_group_name=group)
             return shared_engine(
-                key, other, lambda: build_engine(other, make_sender(), engine_for)
+                key, other, lambda: build_engine(other, make_sender(), engine_for, reach)
             )
 
         make_engine_for = engine_for if settings.spool_dir is not None else None
         self.engine: Engine = shared_engine(
-            key, settings, lambda: build_engine(settings, make_sender(), make_engine_for)
+            key, settings, lambda: build_engine(settings, make_sender(), make_engine_for, reach)
         )
         remember_origin(self.engine)
         #: True once `close` was called.
@@ -189,19 +194,27 @@ class Destination:
         """
         return getattr(self.engine.sender, "client", None)
 
-    def flush(self, timeout: Optional[float] = None) -> bool:
-        """Send what is queued; return whether it finished within `timeout` seconds."""
-        return self.engine.flush(timeout)
+    def flush(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:
+        """Send what is queued; return whether it finished within `timeout` seconds.
 
-    def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+        Given no timeout, wait up to `FLUSH_TIMEOUT`, less once delivery has been
+        impossible for `STALL_WINDOW` (see `_registry.wait_for`); at once False for a
+        cause that can't clear.
+        """
+        timeout, grace = wait_for(timeout)
+        return self.engine.flush(timeout, grace=grace)
+
+    def close(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:
         """Flush and let go of the engine (the last user closes it); idempotent.
 
-        Returns whether everything queued was delivered (True when already closed).
+        Waits as `flush`. Returns whether everything queued was delivered (True
+        when already closed).
         """
         if self.closed:
             return True
         self.closed = True
-        return self.engine.release(timeout)
+        timeout, grace = wait_for(timeout)
+        return self.engine.release(timeout, grace=grace)
 
     def describe(self) -> str:
         """Name the group and stream template, for a front end's repr."""
@@ -213,6 +226,22 @@ class Destination:
     def stats(self) -> Dict[str, Any]:
         """Return the engine's counters."""
         return self.engine.stats()
+
+
+#: How reachable each endpoint is (by the key engines are shared by: client, profile,
+#: endpoint and region), shared by the engines that send there.
+_reaches: Dict[Any, Reach] = {}
+_reaches_lock = threading.Lock()
+
+
+def _reach_of(key: Any) -> Reach:
+    with _reaches_lock:
+        reach = _reaches.get(key)
+        if reach is None:
+            if len(_reaches) >= 1024:  # keys of clients long gone
+                _reaches.clear()
+            reach = _reaches[key] = Reach()
+        return reach
 
 
 def _check_group_parameters(settings: Settings, client: Any) -> None:

@@ -20,6 +20,7 @@ import importlib.util
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -155,6 +156,35 @@ def optional_text(name: str, value: Any) -> Optional[str]:
     if value is None or (isinstance(value, str) and value):
         return value
     raise WatchtowerError(f"{name}={value!r} must be a non-empty string or None")
+
+
+def endpoint_url(name: str, value: Any) -> Optional[str]:
+    """An ``http://`` or ``https://`` URL with a host (and a port, if any, in range), or None.
+
+    boto3 takes a malformed URL as it is and fails only on the first request
+    ("Invalid endpoint"), so it is refused here, at construction.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value:
+        try:
+            parts = urllib.parse.urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            parts, port_ok = None, False
+        host = parts.hostname if parts is not None else None
+        if port_ok and parts is not None and parts.scheme in ("http", "https") and host and (
+            not any(c.isspace() for c in value)
+        ):
+            return value
+        hint = ""
+        if re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", value):
+            hint = f" (did you mean 'http://{value}'?)"
+        raise WatchtowerError(
+            f"{name}={value!r} is not an endpoint URL: it must be http:// or https:// and a"
+            f" host, like 'https://logs.us-east-1.amazonaws.com' or 'http://localhost:4566'{hint}"
+        )
+    raise WatchtowerError(f"{name}={value!r} must be an endpoint URL (a string) or None")
 
 
 #: `log_group_class` values (CreateLogGroup's ``logGroupClass``).
@@ -322,7 +352,7 @@ OPTIONS: Dict[str, Option] = {
                " of overhead included; at most 1048576).",
                watchtower=True),
         # wt_adapters' own, keyword-only
-        Option("endpoint_url", None, optional_text, "str",
+        Option("endpoint_url", None, endpoint_url, "str",
                "CloudWatch Logs endpoint for the client this makes; by default what boto3"
                " resolves (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL`,"
                " `~/.aws/config`), then `AWS_ENDPOINT_URL_LOGS`."),

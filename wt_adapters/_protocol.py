@@ -36,6 +36,7 @@ class SendError(Exception):
         throttled: bool = False,
         unreachable: bool = False,
         retry_after: Optional[float] = None,
+        permanent: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.kind = kind
@@ -50,6 +51,9 @@ class SendError(Exception):
         self.unreachable = unreachable
         #: Seconds the endpoint asked to wait before the next call (``Retry-After``), if any.
         self.retry_after = retry_after
+        #: True when the cause can't clear within the process (no credentials at all, no
+        #: client can be made): flush and close stop waiting at once.
+        self.permanent = permanent
 
 
 class Transport(Protocol):

@@ -19,9 +19,33 @@ from ._ports import ManagedEngine
 
 #: How long exit, and a front end's `close`, wait for delivery by default (seconds).
 FLUSH_TIMEOUT = 30.0
-#: How long exit and `flush_after` wait once delivery has proved impossible (no
-#: credentials, access denied, no endpoint to connect to), out of their deadline.
+#: How long exit, `flush_after` and a front end's `flush()` and `close()` (given no
+#: timeout) wait once delivery has proved impossible (credentials refused, no endpoint
+#: to connect to), counted from the first failure of any engine sending to the same
+#: endpoint, out of their deadline. 3 s: long enough for several attempts with the
+#: retry policy's backoff (0.2, 0.4, 0.8, 1.6 s) to fail one after the other, short
+#: enough to leave most of `docker stop`'s 10 s to the program.
 EXIT_GRACE = 3.0
+#: The stall window of a front end's `flush()` and `close()` given no timeout.
+STALL_WINDOW = EXIT_GRACE
+
+
+class _DefaultTimeout(float):
+    """`FLUSH_TIMEOUT`, as the default of a front end's `flush` and `close`: given no
+    timeout, they also stop once delivery has stalled for `STALL_WINDOW`."""
+
+    __slots__ = ()
+
+
+#: The default timeout of the front ends' `flush` and `close` (equal to `FLUSH_TIMEOUT`).
+FLUSH_DEFAULT: float = _DefaultTimeout(FLUSH_TIMEOUT)
+
+
+def wait_for(timeout: Optional[float]) -> tuple[Optional[float], Optional[float]]:
+    """The (timeout, grace) a front end's `flush(timeout)` or `close(timeout)` waits with."""
+    if isinstance(timeout, _DefaultTimeout):
+        return float(timeout), STALL_WINDOW
+    return timeout, None
 
 _registry_lock = threading.Lock()
 _registry: Dict[Any, ManagedEngine] = {}

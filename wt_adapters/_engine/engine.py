@@ -44,6 +44,7 @@ from .handover import Handovers, all_on_disk
 from .metrics import EngineMetrics
 from .outcomes import Outcomes
 from .queue import Queue
+from .reach import Reach
 from .scheduler import Scheduler
 from .streams import CREATE, Job
 from .workers import Workers
@@ -65,14 +66,17 @@ class Engine:
         sender: Transport,
         *,
         on_close: Callable[[Engine], None] = lambda engine: None,
+        reach: Optional[Reach] = None,
     ) -> None:
         """Make an engine; `on_close(engine)` is called as `close` begins (the registry
-        stops handing it out). The wiring gives it a spool with `use_spool`."""
+        stops handing it out); `reach` is shared by the engines of one endpoint. The
+        wiring gives it a spool with `use_spool`."""
         self.settings = settings
         self.sender = sender
         self._group = settings.log_group_name
         self._refs = 0
         self._on_close = on_close
+        self._reach = Reach() if reach is None else reach
         self.handovers = Handovers()
         self.queue = Queue(
             settings,
@@ -99,7 +103,7 @@ class Engine:
         self.queue.reset(self.lock, self.work, self.done, self._ledger, self._metrics_ledger)
         self.handovers.reset()
         limit = AdaptiveLimit(s.max_concurrency)
-        self.outcomes = Outcomes(self.queue, self.handovers, self._ledger, limit)
+        self.outcomes = Outcomes(self.queue, self.handovers, self._ledger, limit, self._reach)
         self.scheduler = Scheduler(self.queue, limit, self.outcomes.drop)
         self.workers.reset(self.lock, self.queue, self.scheduler, self.outcomes)
         reporter = None
@@ -141,11 +145,15 @@ class Engine:
     def flush(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
         """Send everything queued before this call; return whether that finished in time.
 
-        With `grace`, give up once delivery has been impossible (no credentials,
-        access denied, no endpoint to connect to) for `grace` seconds, however
-        much of `timeout` is left: exit and short-lived functions use this, so
-        that an endpoint that is down costs them seconds, not the whole
-        deadline. A slow endpoint that answers still gets all of `timeout`.
+        With `grace`, give up once delivery has been impossible (credentials
+        refused, no endpoint to connect to) for `grace` seconds, counted from the
+        first failure of any engine sending to the same endpoint, however much of
+        `timeout` is left: close, exit and short-lived functions use this, so that
+        an endpoint that is down costs them seconds, not the whole deadline. A
+        slow endpoint that answers still gets all of `timeout`. Whatever the
+        grace, give up at once when the cause can't clear within the process (no
+        credentials at all, no client can be made, a missing log group or stream
+        the options forbid creating).
         """
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         done = self._flush_queued(deadline, grace)
@@ -197,7 +205,9 @@ class Engine:
                         return False
                     if grace is not None and self._stalled_with_all_on_disk(started, grace, now):
                         return False  # what is left is safe on disk for the next start
-                    blocked_since = self.outcomes.blocked_since
+                    if self._reach.hopeless is not None:
+                        return False  # no wait helps
+                    blocked_since = self._reach.blocked_since
                     if grace is not None and blocked_since is not None:
                         blocked_left = blocked_since + grace - now
                         if blocked_left <= 0:
@@ -214,28 +224,29 @@ class Engine:
 
     # ------------------------------------------------------------------ close
 
-    def release(self, timeout: Optional[float] = None) -> bool:
+    def release(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
         """Let go of one front-end object's use; the last one closes the engine."""
         with self.lock:
             self._refs = max(0, self._refs - 1)
             last = self._refs == 0
         if last:
-            return self.close(timeout)
-        return self.flush(timeout)
+            return self.close(timeout, grace=grace)
+        return self.flush(timeout, grace=grace)
 
-    def close(self, timeout: Optional[float] = None) -> bool:
+    def close(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
         """Deliver what is queued (up to `timeout`), stop the senders, report what is left.
 
-        Requests already in flight are waited for within the same `timeout`;
-        what they carry is counted when they end (sent, or dropped as
-        ``close_timeout`` if they fail). Idempotent. Returns whether everything
-        queued was delivered.
+        `grace` as for `flush`. Requests already in flight are waited for within
+        the same `timeout`; what they carry is counted when they end (sent, or
+        dropped as ``close_timeout`` if they fail). Idempotent. Returns whether
+        everything queued was delivered.
         """
         self._on_close(self)
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        done = self.flush(timeout)
+        done = self.flush(timeout, grace=grace)
         if self._metrics.reporter is not None:
-            self.deliver_last_metrics(None if deadline is None else deadline - time.monotonic())
+            left = None if deadline is None else deadline - time.monotonic()
+            self.deliver_last_metrics(left, grace=grace)
         q = self.queue
         with self.lock:
             if q.closed:

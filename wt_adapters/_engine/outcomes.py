@@ -18,6 +18,7 @@ from .._protocol import ErrorKind
 from .._rejections import Rejected
 from .handover import Handovers
 from .queue import Queue
+from .reach import Reach
 from .streams import CREATE, Batch, Job, Stream
 
 #: Why events are given up for good: with a spool, they go to its dead-letter file.
@@ -35,14 +36,15 @@ class Outcomes:
         handovers: Handovers,
         ledger: Ledger,
         limit: AdaptiveLimit,
+        reach: Reach,
     ) -> None:
         self.queue = queue
         self.handovers = handovers
         self.settings = queue.settings
         self.ledger = ledger
         self.limit = limit
-        #: Since when every call has failed for want of credentials or of a reachable endpoint.
-        self.blocked_since: Optional[float] = None
+        #: Whether the endpoint can be reached, shared with the engines that use it.
+        self.reach = reach
         #: When the last attempt ended, whatever its outcome (monotonic).
         self.last_progress = 0.0
 
@@ -57,7 +59,7 @@ class Outcomes:
         assert batch is not None
         st.in_flight.remove(batch)
         if isinstance(outcome, Sent):
-            self.blocked_since = None
+            self.reach.succeeded()
             self.queue.remember(st.name)
             self.limit.succeeded(outcome.rtt, now)
             self.settle_batch(st, batch, rejected=outcome.rejected)
@@ -93,7 +95,7 @@ class Outcomes:
     def _created(self, st: Stream, outcome: Outcome, now: float) -> None:
         st.creating = False
         if isinstance(outcome, Created):
-            self.blocked_since = None
+            self.reach.succeeded()
             st.known = True
             self.queue.remember(st.name)
             st.ledger.counts["streams_created"] += 1
@@ -118,16 +120,18 @@ class Outcomes:
             self.limit.throttled(time.monotonic())
         if isinstance(outcome, Retry) and outcome.report:
             self.ledger.note(*outcome.report)
-        if error.kind is ErrorKind.AUTH or error.unreachable:
-            if self.blocked_since is None:
-                self.blocked_since = time.monotonic()
-            if error.kind is not ErrorKind.AUTH:  # refused credentials are reported already
-                self.ledger.note(
-                    "unreachable",
-                    f"CloudWatch Logs can't be reached for log group"
-                    f" {self.settings.log_group_name!r}: {error}",
-                    error=False,
-                )
+        if isinstance(outcome, Retry) and outcome.permanent:
+            why = outcome.report[1] if outcome.report else str(error)
+            self.reach.failed(time.monotonic(), permanent=why)
+        elif error.kind is ErrorKind.AUTH or error.unreachable:
+            self.reach.failed(time.monotonic())
+        if error.unreachable and error.kind is not ErrorKind.AUTH:  # refused: reported already
+            self.ledger.note(
+                "unreachable",
+                f"CloudWatch Logs can't be reached for log group"
+                f" {self.settings.log_group_name!r}: {error}",
+                error=False,
+            )
 
     def _give_up_stream(self, st: Stream, error: str) -> None:
         """Drop what waits for a stream that could not be created in time."""

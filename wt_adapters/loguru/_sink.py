@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 from .._destination import Destination, Options
 from .._frontend import DEBUG, is_sdk_noise
 from .._frontend import trunc as _trunc
-from .._registry import FLUSH_TIMEOUT
+from .._registry import FLUSH_DEFAULT
 from .._report import report
 from .._threads import MAX_NESTING, thread_state
 
@@ -102,7 +102,7 @@ class CloudWatchSink:
         finally:
             state["depth"] = depth
 
-    def flush_to_cloudwatch(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+    def flush_to_cloudwatch(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:
         """Send everything queued so far; return whether that finished within `timeout` seconds.
 
         With ``enqueue=True``, call ``logger.complete()`` first so that loguru
@@ -110,7 +110,7 @@ class CloudWatchSink:
         """
         return self._destination.flush(timeout)
 
-    def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+    def close(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:
         """Send what is queued (up to `timeout` seconds) and stop accepting messages; idempotent.
 
         Returns whether everything was delivered.

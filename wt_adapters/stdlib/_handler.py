@@ -12,6 +12,7 @@ from .._errors import WatchtowerError
 from .._frontend import DEBUG, is_sdk_noise
 from .._frontend import trunc as _trunc
 from .._options import DEFAULT_LOG_GROUP_NAME, OPTIONS, POSITIONAL, resolve
+from .._registry import FLUSH_DEFAULT
 from .._report import report
 from .._rules import EVENT_OVERHEAD
 from .._streams import DEFAULT_LOG_STREAM_NAME
@@ -254,16 +255,25 @@ class CloudWatchLogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
-    def flush(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:  # type: ignore[override]
-        """Send everything queued so far; return whether that finished within `timeout`."""
+    def flush(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:  # type: ignore[override]
+        """Send everything queued so far; return whether that finished within `timeout`.
+
+        Given no timeout: up to 30 s, but False once delivery has been impossible
+        (the endpoint unreachable, credentials refused) for 3 s, counted from the
+        first failure of any handler sending to the same endpoint, and at once for
+        a cause that can't clear (no credentials, a missing group that
+        ``create_log_group=False`` forbids creating). An explicit `timeout` gets all
+        of itself unless the cause can't clear.
+        """
         if self.shutting_down or self._destination is None:
             return True
         return self._destination.flush(timeout)
 
-    def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:  # type: ignore[override]
+    def close(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:  # type: ignore[override]
         """Send what is queued (up to `timeout` seconds) and stop accepting records.
 
-        Idempotent. Events left undelivered are counted and warned about.
+        Waits as `flush`. Idempotent. Events left undelivered are counted and
+        warned about.
         """
         self.shutting_down = True
         destination = self._destination

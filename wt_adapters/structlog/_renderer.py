@@ -16,7 +16,7 @@ from structlog.processors import format_exc_info
 from .._destination import Destination, Options
 from .._frontend import trunc as _trunc
 from .._options import front_end_option
-from .._registry import FLUSH_TIMEOUT
+from .._registry import FLUSH_DEFAULT
 from .._report import report
 from .._threads import MAX_NESTING, thread_state
 
@@ -116,11 +116,11 @@ class CloudWatchRenderer:
             return message
         raise DropEvent
 
-    def flush(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+    def flush(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:
         """Send everything queued so far; return whether that finished within `timeout` seconds."""
         return self._destination.flush(timeout)
 
-    def close(self, timeout: Optional[float] = FLUSH_TIMEOUT) -> bool:
+    def close(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:
         """Send what is queued (up to `timeout` seconds) and stop shipping; idempotent.
 
         Later calls still return the JSON text (or raise `DropEvent`) but ship
