@@ -31,7 +31,6 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._concurrency import AdaptiveLimit
-from .._delivery import GroupCreator, Outcome, create_stream, put_batch
 from .._errors import WatchtowerWarning
 from .._ledger import Ledger
 from .._metrics import MetricsReporter, OwnLedger
@@ -39,6 +38,7 @@ from .._ports import Durability, Handover, LoadedEvent
 from .._protocol import Transport
 from .._report import report
 from .._settings import Settings
+from .attempt import Attempt
 from .direct import send_now
 from .handover import Handovers, all_on_disk
 from .metrics import EngineMetrics
@@ -46,7 +46,6 @@ from .outcomes import Outcomes
 from .queue import Queue
 from .reach import Reach
 from .scheduler import Scheduler
-from .streams import CREATE, Job
 from .workers import Workers
 
 
@@ -87,8 +86,13 @@ class Engine:
             announce=self._announce,
         )
         self.submit = self.queue.submit
+        self._attempt = Attempt(lambda: self.sender, settings, lambda: self.spool)
         self.workers = Workers(
-            self._group, sender, self._attempt, lambda now: self._metrics.tick(now), self._announce
+            self._group,
+            lambda: self.sender.after_fork(),
+            self._attempt,
+            lambda now: self._metrics.tick(now),
+            self._announce,
         )
         self._init_state()
 
@@ -112,7 +116,7 @@ class Engine:
                 s.metrics_interval, s.metrics_namespace, self._group, time.monotonic(), os.getpid()
             )
         self._metrics = EngineMetrics(reporter, self.queue, self._ledger, self.workers.wake)
-        self._groups = GroupCreator()
+        self._attempt.reset()
 
     def use_spool(self, spool: Durability, first_seq: int) -> None:
         """Hand every event accepted from now on to `spool` too, numbered from `first_seq`."""
@@ -331,17 +335,6 @@ class Engine:
         """
         return send_now(self.queue, self.outcomes, self._attempt, self._announce, stream,
                         timestamp, message, attempts)  # fmt: skip
-
-    def _attempt(self, job: Job) -> Outcome:
-        """Make the job's one CloudWatch attempt (lock not held)."""
-        kind, st, batch = job
-        if kind == CREATE:
-            return create_stream(self.sender, self.settings, st.name, self._groups, st.create_past)
-        assert batch is not None
-        self.spool.sending([e.seq for e in batch.events])
-        return put_batch(
-            self.sender, self.settings, st.name, [(e[0], e[1]) for e in batch.events], batch.past
-        )
 
     def _announce(self) -> None:
         """Issue the warnings noted so far (lock not held)."""

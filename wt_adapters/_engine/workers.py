@@ -15,7 +15,6 @@ import traceback
 from typing import Callable, List, Optional
 
 from .._delivery import Outcome
-from .._protocol import Transport
 from .._threads import thread_state
 from .outcomes import Outcomes
 from .queue import IDLE_STREAMS_KEPT, Queue
@@ -26,7 +25,8 @@ from .streams import CREATE, Job, sooner
 class Workers:
     """Starts, runs and replaces the sender threads of one engine.
 
-    `attempt(job)` makes a job's one CloudWatch call (lock not held);
+    `after_fork()` drops the connections a forked child inherited; `attempt(job)`
+    makes a job's one CloudWatch call (lock not held);
     `metrics(now)` queues a metrics event if one is due and returns the
     seconds until the next (lock held; None without metrics); `announce()`
     issues the ledger's warnings (lock not held).
@@ -35,13 +35,13 @@ class Workers:
     def __init__(
         self,
         name: str,
-        sender: Transport,
+        after_fork: Callable[[], None],
         attempt: Callable[[Job], Outcome],
         metrics: Callable[[float], Optional[float]],
         announce: Callable[[], None],
     ) -> None:
         self.name = name
-        self.sender = sender
+        self._after_fork = after_fork
         self._attempt = attempt
         self._metrics = metrics
         self._announce = announce
@@ -110,7 +110,7 @@ class Workers:
         try:
             if self.sender_stale:  # the first sender thread in a forked child
                 self.sender_stale = False
-                self.sender.after_fork()
+                self._after_fork()
             while True:
                 with self.lock:
                     job = self._next_job()
