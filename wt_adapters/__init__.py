@@ -8,10 +8,10 @@ alone, as the pytest plugin and ``import wt_adapters.structlog`` do, loads
 neither the engine nor boto3; ``wt_adapters.CloudWatchLogHandler`` loads them.
 """
 
-import importlib
 import typing
 
 from ._errors import WatchtowerError, WatchtowerWarning
+from ._lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from ._json import json_serialize_default
@@ -40,19 +40,7 @@ _LAZY: typing.Dict[str, typing.Tuple[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> typing.Any:
-    """Load `name` from its module on first use, and keep it here."""
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module, __name__), attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> typing.List[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = _lazy_names(globals(), _LAZY)
 
 
 def flush(timeout: typing.Optional[float] = None) -> bool:

@@ -12,37 +12,25 @@ Each name loads on first use (PEP 562), so that loading the plugin, as every
 pytest run does, loads no capture machinery, engine or boto3.
 """
 
-import importlib
 import typing
+
+from .._lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from .._filter_pattern import FilterPatternError, matches
     from ._capture import CapturedEvent, CapturedEvents, CaptureSender, capture_events
 
-#: Each name loaded on first use: its module.
-_LAZY: typing.Dict[str, str] = {
-    "CaptureSender": "._capture",
-    "CapturedEvent": "._capture",
-    "CapturedEvents": "._capture",
-    "FilterPatternError": ".._filter_pattern",
-    "capture_events": "._capture",
-    "matches": ".._filter_pattern",
+#: Each name loaded on first use: (module, name in it).
+_LAZY = {
+    name: (module, name)
+    for module, names in (
+        ("._capture", ("CaptureSender", "CapturedEvent", "CapturedEvents", "capture_events")),
+        (".._filter_pattern", ("FilterPatternError", "matches")),
+    )
+    for name in names
 }
 
-
-def __getattr__(name: str) -> typing.Any:
-    """Load `name` from its module on first use, and keep it here."""
-    try:
-        module = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> typing.List[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = _lazy_names(globals(), _LAZY)
 
 
 __all__ = [
