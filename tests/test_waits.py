@@ -149,3 +149,35 @@ def test_a_slow_endpoint_that_accepts_every_batch_is_drained_by_close(
     assert handler.close() is True  # slower than the stall window, but never failing
     assert time.monotonic() - started > STALL_WINDOW
     assert handler.stats()["sent"] == 100_000
+
+
+def test_a_close_that_gives_events_up_sums_up_every_loss_by_reason_in_one_warning(
+    group: str, logger: logging.Logger
+) -> None:
+    handler = CloudWatchLogHandler(
+        log_group_name=group, endpoint_url=f"http://127.0.0.1:{free_port()}", max_queue_events=100
+    )
+    logger.addHandler(handler)
+    with pytest.warns(WatchtowerWarning) as caught:
+        for i in range(1000):
+            logger.info("record %d", i)
+        assert handler.close() is False
+    stats = handler.stats()
+    assert stats["dropped"] == {"queue_full": 900, "close_timeout": 100}
+    (summary,) = [str(w.message) for w in caught if "since the last summary" in str(w.message)]
+    assert "1000 events in all" in summary
+    assert "900 queue full" in summary and "100 close timeout" in summary
+    assert "could not be delivered before close" in summary
+
+
+def test_a_record_logged_after_close_is_counted(
+    endpoint: str, group: str, logger: logging.Logger
+) -> None:
+    handler = CloudWatchLogHandler(log_group_name=group, endpoint_url=endpoint)
+    logger.addHandler(handler)
+    logger.info("delivered")
+    assert handler.close() is True
+    engine = handler._destination.engine  # type: ignore[union-attr]
+    with pytest.warns(WatchtowerWarning):
+        engine.submit("s", int(time.time() * 1000), "too late")
+    assert handler.stats()["dropped"] == {"closed": 1}

@@ -33,6 +33,8 @@ class Ledger:
         self.notices: List[str] = []
         #: The kind of each notice in `notices`.
         self._notice_keys: List[str] = []
+        #: The loss counts at the last summary (see `loss_since_summary`).
+        self._summed: Dict[str, int] = {}
         self._reported: Dict[str, float] = {}
 
     def note(self, key: str, message: str, *, error: bool = True) -> None:
@@ -92,6 +94,18 @@ class Ledger:
                     error=False,
                 )
 
+    def loss_since_summary(self) -> Dict[str, int]:
+        """Events not delivered since the last call, by reason (``dropped:REASON``,
+        ``rejected:REASON``); the warnings of those kinds not issued yet are dropped,
+        as the summary says it all."""
+        totals = {f"dropped:{r}": n for r, n in self.dropped.items()}
+        totals.update((f"rejected:{r}", n) for r, n in self.rejected.items())
+        since = {k: n - self._summed.get(k, 0) for k, n in totals.items()}
+        self._summed = totals
+        for key in since:
+            self.forget_notices(key.replace("dropped:", "drop:"))
+        return {k: n for k, n in since.items() if n}
+
     def figures(self) -> Dict[str, Any]:
         """The counters, as `stats()` shows them (copies)."""
         return {
@@ -101,3 +115,12 @@ class Ledger:
             "last_error": self.last_error,
         }
 
+
+def describe_loss(loss: Dict[str, int]) -> str:
+    """A summary's reasons in words, the largest first: "900 queue full, 100 close timeout"."""
+    parts = []
+    for key, n in sorted(loss.items(), key=lambda kv: (-kv[1], kv[0])):
+        kind, reason = key.split(":", 1)
+        words = reason.replace("_", " ")
+        parts.append(f"{n} {words}" if kind == "dropped" else f"{n} rejected as {words}")
+    return ", ".join(parts)

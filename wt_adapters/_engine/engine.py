@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._concurrency import AdaptiveLimit
 from .._errors import WatchtowerWarning
-from .._ledger import Ledger
+from .._ledger import Ledger, describe_loss
 from .._metrics import MetricsReporter, OwnLedger
 from .._ports import Durability, Handover, LoadedEvent
 from .._protocol import Transport
@@ -209,9 +209,10 @@ class Engine:
                         return False
                     if grace is not None and self._stalled_with_all_on_disk(started, grace, now):
                         return False  # what is left is safe on disk for the next start
-                    if self._reach.hopeless is not None:
+                    if self.outcomes.hopeless is not None:
                         return False  # no wait helps
-                    blocked_since = self._reach.blocked_since
+                    window = 0.0 if grace is None else grace
+                    blocked_since = self._reach.blocked_since(now, window)
                     if grace is not None and blocked_since is not None:
                         blocked_left = blocked_since + grace - now
                         if blocked_left <= 0:
@@ -270,7 +271,9 @@ class Engine:
                 lost -= kept
                 if lost:
                     self._ledger.drop("close_timeout", lost)
-                self._ledger.forget_notices("drop:close_timeout")
+            # When close itself gives events up, its warning sums up every loss since the
+            # last such summary, by reason.
+            loss = self._ledger.loss_since_summary() if lost else {}
             last_error = self._ledger.last_error
         self.workers.join(0.1 if lost or in_flight else 1.0)
         self._announce()
@@ -285,13 +288,8 @@ class Engine:
                 WatchtowerWarning,
                 origin=self,
             )
-        if lost:
-            report(
-                f"Timed out while delivering logs: {lost} events for log group "
-                f"{self._group!r} could not be delivered before close{why}",
-                WatchtowerWarning,
-                origin=self,
-            )
+        if loss:
+            report(_loss_summary(self._group, lost, loss) + why, WatchtowerWarning, origin=self)
         return done and not lost and not kept and not in_flight
 
     @property
@@ -412,3 +410,13 @@ class Engine:
         """
         self._init_state()
         self.workers.sender_stale = True
+
+
+def _loss_summary(group: str, at_close: int, loss: Dict[str, int]) -> str:
+    """Close's warning when it gives events up: every loss since the last, by reason."""
+    total = sum(loss.values())
+    return (
+        f"Timed out while delivering logs: {at_close} events for log group {group!r}"
+        f" could not be delivered before close; not delivered, {total} events in all"
+        f" since the last summary: {describe_loss(loss)}"
+    )

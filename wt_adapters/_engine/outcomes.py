@@ -45,6 +45,10 @@ class Outcomes:
         self.limit = limit
         #: Whether the endpoint can be reached, shared with the engines that use it.
         self.reach = reach
+        #: Why delivery can't happen within this process (no credentials, no client can
+        #: be made, a missing group or stream the options forbid creating); None once a
+        #: call succeeds.
+        self.hopeless: Optional[str] = None
         #: When the last attempt ended, whatever its outcome (monotonic).
         self.last_progress = 0.0
 
@@ -60,6 +64,7 @@ class Outcomes:
         st.in_flight.remove(batch)
         if isinstance(outcome, Sent):
             self.reach.succeeded()
+            self.hopeless = None
             self.queue.remember(st.name)
             self.limit.succeeded(outcome.rtt, now)
             self.settle_batch(st, batch, rejected=outcome.rejected)
@@ -96,6 +101,7 @@ class Outcomes:
         st.creating = False
         if isinstance(outcome, Created):
             self.reach.succeeded()
+            self.hopeless = None
             st.known = True
             self.queue.remember(st.name)
             st.ledger.counts["streams_created"] += 1
@@ -121,9 +127,8 @@ class Outcomes:
         if isinstance(outcome, Retry) and outcome.report:
             self.ledger.note(*outcome.report)
         if isinstance(outcome, Retry) and outcome.permanent:
-            why = outcome.report[1] if outcome.report else str(error)
-            self.reach.failed(time.monotonic(), permanent=why)
-        elif error.kind is ErrorKind.AUTH or error.unreachable:
+            self.hopeless = outcome.report[1] if outcome.report else str(error)
+        if error.kind is ErrorKind.AUTH or error.unreachable:
             self.reach.failed(time.monotonic())
         if error.unreachable and error.kind is not ErrorKind.AUTH:  # refused: reported already
             self.ledger.note(

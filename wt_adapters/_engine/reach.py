@@ -1,4 +1,4 @@
-"""Whether delivery to an endpoint is possible now: shared by the engines that use it."""
+"""Whether an endpoint can be reached now: shared by the engines that send to it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Optional
 
 class Reach:
     """Since when every call to one endpoint (one client, profile or endpoint URL) has
-    failed for want of a connection or of credentials, and whether that cause can't clear.
+    failed for want of a connection or of credentials.
 
     The engines of every log group sent through the same client share one, so that
     the second and third handlers closed with the endpoint down do not wait out a
@@ -15,24 +15,26 @@ class Reach:
     under whichever engine's lock: a late write of one engine's view is harmless.
     """
 
-    __slots__ = ("blocked_since", "hopeless")
+    __slots__ = ("_last_failure", "_since")
 
     def __init__(self) -> None:
-        #: Since when (monotonic) every call has failed, unreachable or refused; None
-        #: once one succeeds.
-        self.blocked_since: Optional[float] = None
-        #: Why delivery can't happen within this process (no credentials, no client can
-        #: be made, a missing group or stream it may not create); None once a call succeeds.
-        self.hopeless: Optional[str] = None
+        self._since: Optional[float] = None
+        self._last_failure = 0.0
 
-    def failed(self, now: float, *, permanent: Optional[str] = None) -> None:
-        """A call failed, unreachable or refused (`permanent`: why it can't clear)."""
-        if self.blocked_since is None:
-            self.blocked_since = now
-        if permanent is not None:
-            self.hopeless = permanent
+    def failed(self, now: float) -> None:
+        """A call failed, the endpoint unreachable or the credentials refused."""
+        if self._since is None:
+            self._since = now
+        self._last_failure = now
 
     def succeeded(self) -> None:
         """A call succeeded: the endpoint is there, the credentials good."""
-        self.blocked_since = None
-        self.hopeless = None
+        self._since = None
+
+    def blocked_since(self, now: float, window: float) -> Optional[float]:
+        """Since when delivery has been impossible, if a call failed within `window` of
+        `now` and none has succeeded since the first failure; else None (an outage long
+        over, with no call made since, says nothing of now)."""
+        if self._since is None or now - self._last_failure > window:
+            return None
+        return self._since
