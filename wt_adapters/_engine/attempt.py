@@ -41,6 +41,8 @@ class Attempt:
                 self._transport(), self._settings, st.name, self.groups, st.create_past
             )
         assert batch is not None
-        self._spool().sending([e.seq for e in batch.events])
-        events = [(e.timestamp, e.message) for e in batch.events]
+        spool = self._spool()
+        if spool.off is None:  # no marks to write without a spool, or once it is off
+            spool.sending([e[4] for e in batch.events])
+        events = [(e[0], e[1]) for e in batch.events]
         return put_batch(self._transport(), self._settings, st.name, events, batch.past)

@@ -230,9 +230,11 @@ class Outcomes:
         """
         h = self.handovers
         spool = h.spool
+        if spool.off is not None:  # no spool, or it is off: nothing on disk to tell
+            return 0
         group = self.settings.log_group_name
         if dropped == "close_timeout":
-            kept = 0 if spool.off is not None else sum(1 for e in events if e.seq >= 0)
+            kept = sum(1 for e in events if e[4] >= 0)
             h.left += kept
             return kept
         if dropped in _REFUSED:
@@ -241,5 +243,5 @@ class Outcomes:
             for reason, start, end in rejected:
                 refused = [(e[0], e[1]) for e in events[start:end]]
                 spool.dead_letter(group, stream, refused, reason)
-        spool.settle([e.seq for e in events if e.seq >= 0])
+        spool.settle([e[4] for e in events if e[4] >= 0])
         return 0

@@ -215,6 +215,7 @@ class Queue:
             pop = inbox.popleft
             streams = self.streams
             h = self.handovers
+            new = tuple.__new__  # a QueuedEvent without its keyword-taking constructor
             batch_count, batch_bytes = self._batch_count, self._batch_bytes
             full = False
             added = 0
@@ -225,11 +226,11 @@ class Queue:
                     st = self.add_stream(stream)
                 arrival = st.arrivals
                 if h.buf_bytes + size > h.room:  # no spool, or no room there: memory only
-                    st.pending.append(QueuedEvent(timestamp, message, size, arrival, -1))
+                    st.pending.append(new(QueuedEvent, (timestamp, message, size, arrival, -1)))
                 else:  # the spool thread writes it (this adds no system call)
                     seq = h.next_seq
                     h.next_seq = seq + 1
-                    item = QueuedEvent(timestamp, message, size, arrival, seq)
+                    item = new(QueuedEvent, (timestamp, message, size, arrival, seq))
                     st.pending.append(item)
                     h.buf.append(Handover(stream, item, False))
                     h.buf_bytes += size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections import deque
 from typing import Deque, List, NamedTuple, Optional
@@ -9,6 +10,9 @@ from typing import Deque, List, NamedTuple, Optional
 from .._delivery import Attempts
 from .._ledger import Ledger
 from .._ports import QueuedEvent
+
+_SIZE = operator.itemgetter(2)
+_ARRIVAL = operator.itemgetter(3)
 
 #: The two kinds of job a sender thread does.
 PUT = "put"
@@ -22,8 +26,8 @@ class Batch:
 
     def __init__(self, events: List[QueuedEvent], nbytes: Optional[int] = None) -> None:
         self.events = events
-        self.nbytes = sum(e.size for e in events) if nbytes is None else nbytes
-        self.first_arrival = min(e.arrival for e in events)
+        self.nbytes = sum(map(_SIZE, events)) if nbytes is None else nbytes
+        self.first_arrival = min(map(_ARRIVAL, events))
         self.past = Attempts()
         self.retry_at = 0.0
         self.maybe_stored = 0  # failed attempts that CloudWatch may have stored all the same
