@@ -219,15 +219,20 @@ class Queue:
             batch_count, batch_bytes = self._batch_count, self._batch_bytes
             full = False
             added = 0
+            spool_room = h.room - h.buf_bytes  # 0 without a spool, or with it off
+            name, st = "", None
             for _ in range(n):
                 stream, timestamp, message, size = pop()
-                st = streams.get(stream)
-                if st is None:
-                    st = self.add_stream(stream)
+                if stream != name or st is None:  # a run of one stream's events: one look-up
+                    st = streams.get(stream)
+                    if st is None:
+                        st = self.add_stream(stream)
+                    name = stream
                 arrival = st.arrivals
-                if h.buf_bytes + size > h.room:  # no spool, or no room there: memory only
+                if size > spool_room:  # no spool, or no room there: memory only
                     st.pending.append(new(QueuedEvent, (timestamp, message, size, arrival, -1)))
                 else:  # the spool thread writes it (this adds no system call)
+                    spool_room -= size
                     seq = h.next_seq
                     h.next_seq = seq + 1
                     item = new(QueuedEvent, (timestamp, message, size, arrival, seq))
