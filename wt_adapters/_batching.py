@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Deque, List
+from typing import Deque, List, Tuple
 
-from ._ports import QueuedEvent
 from ._rules import MAX_BATCH_SPAN_MS, MAX_EVENT_AGE_MS, MAX_EVENT_FUTURE_MS
 
-#: A queued event.
-Item = QueuedEvent
+#: A queued event, as the engine keeps it: (timestamp ms, message, size in bytes with
+#: overhead, arrival number, sequence number in the disk spool or -1), the fields of
+#: `_ports.QueuedEvent`, which is what leaves the engine. A plain tuple inside it: on
+#: the sender threads, building a NamedTuple for each event costs more than all else
+#: the queue does with it (about 350 ns against 250 ns).
+Item = Tuple[int, str, int, int, int]
 
 _by_timestamp = itemgetter(0)
 _by_arrival = itemgetter(3)

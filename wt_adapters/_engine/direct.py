@@ -7,7 +7,6 @@ from typing import Callable
 
 from .._delivery import Outcome, Sent
 from .._messages import prepare_message, warn_empty
-from .._ports import QueuedEvent
 from .._threads import thread_state
 from .outcomes import Outcomes
 from .queue import Queue
@@ -41,7 +40,7 @@ def send_now(
             queue.count_direct(size)
             known = stream in queue.known or not queue.settings.create_log_stream
             st = Stream(stream, known, queue.ledger)
-            st.ready.append(Batch([QueuedEvent(timestamp, message, size, 0, -1)], size))
+            st.ready.append(Batch([(timestamp, message, size, 0, -1)], size))
     if st is None:
         announce()
         return False

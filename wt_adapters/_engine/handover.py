@@ -85,7 +85,7 @@ def all_on_disk(streams: Iterable[Stream]) -> bool:
     """Whether every event the `streams` hold (pending, awaiting a resend, in flight) is
     on disk too."""
     return not any(
-        any(e.seq < 0 for e in st.pending)
-        or any(e.seq < 0 for b in (*st.ready, *st.in_flight) for e in b.events)
+        any(e[4] < 0 for e in st.pending)
+        or any(e[4] < 0 for b in (*st.ready, *st.in_flight) for e in b.events)
         for st in streams
     )

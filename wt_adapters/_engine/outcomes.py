@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import List, Optional, Sequence, Tuple
 
+from .._batching import Item
 from .._concurrency import AdaptiveLimit
 from .._delivery import Attempts, Created, Dropped, Missing, Outcome, Retry, Sent, Split
 from .._ledger import Ledger
-from .._ports import QueuedEvent
 from .._protocol import ErrorKind
 from .._rejections import Rejected
 from .handover import Handovers
@@ -168,8 +168,8 @@ class Outcomes:
                 st.ledger.drop("close_timeout", n)
             lost_bytes += st.pending_bytes + sum(b.nbytes for b in st.ready)
             if on_disk and st.ledger is self.ledger:
-                kept += sum(1 for e in st.pending if e.seq >= 0) + sum(
-                    1 for b in st.ready for e in b.events if e.seq >= 0
+                kept += sum(1 for e in st.pending if e[4] >= 0) + sum(
+                    1 for b in st.ready for e in b.events if e[4] >= 0
                 )
             st.pending.clear()
             st.pending_bytes = 0
@@ -190,15 +190,15 @@ class Outcomes:
                     maybe_stored=batch.maybe_stored)  # fmt: skip
         batch.events = []
 
-    def drop(self, st: Stream, events: List[QueuedEvent], reason: str) -> None:
+    def drop(self, st: Stream, events: List[Item], reason: str) -> None:
         """Settle events taken off a stream's queue as dropped for `reason`."""
-        self.settle(st, events, sum(e.size for e in events), dropped=reason)
+        self.settle(st, events, sum(e[2] for e in events), dropped=reason)
         self.queue.done.notify_all()  # a flush may wait for just these
 
     def settle(
         self,
         st: Stream,
-        events: List[QueuedEvent],
+        events: List[Item],
         nbytes: int,
         *,
         rejected: Sequence[Rejected] = (),
@@ -219,7 +219,7 @@ class Outcomes:
     def _on_disk(
         self,
         stream: str,
-        events: List[QueuedEvent],
+        events: List[Item],
         dropped: Optional[str],
         rejected: Sequence[Rejected],
     ) -> int:

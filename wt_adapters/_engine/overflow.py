@@ -66,10 +66,10 @@ def make_room(queue: FullQueue, size: int) -> bool:
             if victim is None:
                 break  # all that is queued is in batches already taken
             old = victim.pending.popleft()
-            if old.seq >= 0:
-                queue.handovers.spool.settle([old.seq])
-            victim.pending_bytes -= old.size
-            queue.free(1, old.size)
+            if old[4] >= 0:
+                queue.handovers.spool.settle([old[4]])
+            victim.pending_bytes -= old[2]
+            queue.free(1, old[2])
             victim.ledger.drop("queue_full", 1)
         else:
             return True

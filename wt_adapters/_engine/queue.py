@@ -12,7 +12,7 @@ import time
 from collections import deque
 from typing import Callable, Deque, Dict, List, Sequence, Set, Tuple
 
-from .._batching import Taken, take_batch
+from .._batching import Item, Taken, take_batch
 from .._ledger import Ledger
 from .._messages import prepare_message, warn_empty
 from .._ports import Handover, LoadedEvent, QueuedEvent
@@ -215,7 +215,7 @@ class Queue:
             pop = inbox.popleft
             streams = self.streams
             h = self.handovers
-            new = tuple.__new__  # a QueuedEvent without its keyword-taking constructor
+            new = tuple.__new__  # a QueuedEvent for the spool, without its keyword constructor
             batch_count, batch_bytes = self._batch_count, self._batch_bytes
             full = False
             added = 0
@@ -230,14 +230,14 @@ class Queue:
                     name = stream
                 arrival = st.arrivals
                 if size > spool_room:  # no spool, or no room there: memory only
-                    st.pending.append(new(QueuedEvent, (timestamp, message, size, arrival, -1)))
+                    st.pending.append((timestamp, message, size, arrival, -1))
                 else:  # the spool thread writes it (this adds no system call)
                     spool_room -= size
                     seq = h.next_seq
                     h.next_seq = seq + 1
-                    item = new(QueuedEvent, (timestamp, message, size, arrival, seq))
+                    item = (timestamp, message, size, arrival, seq)
                     st.pending.append(item)
-                    h.buf.append(Handover(stream, item, False))
+                    h.buf.append(Handover(stream, new(QueuedEvent, item), False))
                     h.buf_bytes += size
                 st.arrivals = arrival + 1  # also the stream's count of events enqueued
                 nbytes = st.pending_bytes = st.pending_bytes + size
@@ -342,7 +342,7 @@ class Queue:
         st.pending_bytes -= taken.removed_bytes
         return taken
 
-    def clear_pending(self, st: Stream) -> Tuple[List[QueuedEvent], int]:
+    def clear_pending(self, st: Stream) -> Tuple[List[Item], int]:
         """Take every pending event of `st` out of its stream, still counted as queued (lock
         held): return them and their bytes, for the caller to settle."""
         events, nbytes = list(st.pending), st.pending_bytes
@@ -352,7 +352,7 @@ class Queue:
 
     def put(self, st: Stream, timestamp: int, message: str, size: int, seq: int = -1) -> None:
         """Queue one event on `st` as it is, its room already checked (lock held)."""
-        st.pending.append(QueuedEvent(timestamp, message, size, st.arrivals, seq))
+        st.pending.append((timestamp, message, size, st.arrivals, seq))
         st.arrivals += 1
         st.pending_bytes += size
         self.queued_events += 1

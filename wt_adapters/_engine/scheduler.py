@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Tuple
 
+from .._batching import Item
 from .._concurrency import AdaptiveLimit
-from .._ports import QueuedEvent
 from .queue import Queue
 from .streams import CREATE, PUT, Batch, Job, Stream, sooner
 
@@ -21,7 +21,7 @@ class Scheduler:
         self,
         queue: Queue,
         limit: AdaptiveLimit,
-        drop: Callable[[Stream, List[QueuedEvent], str], None],
+        drop: Callable[[Stream, List[Item], str], None],
     ) -> None:
         self.queue = queue
         self.settings = queue.settings
@@ -104,7 +104,7 @@ class Scheduler:
                 any_pending = True
                 if not due:
                     waiting_for_tick = True
-                elif oldest is None or st.pending[0].timestamp < oldest.pending[0].timestamp:
+                elif oldest is None or st.pending[0][0] < oldest.pending[0][0]:
                     oldest = st
         if job is None and oldest is not None:
             batch = self._take(oldest)
@@ -140,7 +140,5 @@ def _meets_in_flight(st: Stream, batch: Batch) -> bool:
     CloudWatch orders events of one millisecond as they arrive: two batches
     whose times meet must land in the order they were taken, one at a time.
     """
-    first, last = batch.events[0].timestamp, batch.events[-1].timestamp
-    return any(
-        first <= b.events[-1].timestamp and b.events[0].timestamp <= last for b in st.in_flight
-    )
+    first, last = batch.events[0][0], batch.events[-1][0]
+    return any(first <= b.events[-1][0] and b.events[0][0] <= last for b in st.in_flight)

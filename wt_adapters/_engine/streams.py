@@ -7,9 +7,9 @@ import time
 from collections import deque
 from typing import Deque, List, NamedTuple, Optional
 
+from .._batching import Item
 from .._delivery import Attempts
 from .._ledger import Ledger
-from .._ports import QueuedEvent
 
 _SIZE = operator.itemgetter(2)
 _ARRIVAL = operator.itemgetter(3)
@@ -24,7 +24,7 @@ class Batch:
 
     __slots__ = ("events", "first_arrival", "maybe_stored", "nbytes", "past", "retry_at")
 
-    def __init__(self, events: List[QueuedEvent], nbytes: Optional[int] = None) -> None:
+    def __init__(self, events: List[Item], nbytes: Optional[int] = None) -> None:
         self.events = events
         self.nbytes = sum(map(_SIZE, events)) if nbytes is None else nbytes
         self.first_arrival = min(map(_ARRIVAL, events))
@@ -54,7 +54,7 @@ class Stream:
         self.name = name
         #: Where the stream's events are counted: the engine's, or its metrics events' own.
         self.ledger = ledger
-        self.pending: Deque[QueuedEvent] = deque()
+        self.pending: Deque[Item] = deque()
         self.pending_bytes = 0
         self.arrivals = 0
         self.ready: Deque[Batch] = deque()
@@ -74,7 +74,7 @@ class Stream:
 
     def done_up_to(self, arrival: int) -> bool:
         """Tell whether every event that arrived before number `arrival` is finished."""
-        if self.pending and self.pending[0].arrival < arrival:
+        if self.pending and self.pending[0][3] < arrival:
             return False
         return all(b.first_arrival >= arrival for b in self.ready) and all(
             b.first_arrival >= arrival for b in self.in_flight
