@@ -82,7 +82,7 @@ class Engine:
             self.handovers,
             wake=lambda: self.workers.wake(),
             sending=lambda: self.scheduler.in_flight > 0,
-            making_client=lambda: sender.making_client,
+            making_client=lambda: self.sender.making_client,
             announce=self._announce,
         )
         self.submit = self.queue.submit
