@@ -17,7 +17,7 @@ import sys
 import termios
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import boto3
 
@@ -183,10 +183,13 @@ def subprocess_env(
     return env
 
 
-def run_python(script: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `script` in a fresh interpreter with `subprocess_env(**env)`; capture its output."""
+def run_python(
+    script: str, timeout: float = 60, *, args: Sequence[str] = (), **env: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run `script` (with `args`) in a fresh interpreter with `subprocess_env(**env)`; capture
+    its output."""
     return subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import textwrap
 import time
 from typing import Any, List
 
 import pytest
 from faultproxy import PUT_LOG_EVENTS, FaultProxy
-from helpers import free_port, subprocess_env
+from helpers import free_port, run_python
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerError, WatchtowerWarning
 from wt_adapters._registry import FLUSH_TIMEOUT, STALL_WINDOW
@@ -69,10 +67,7 @@ print(json.dumps(took), flush=True)
 
 def child(script: str, *args: str, **env: Any) -> Any:
     """Run `script` with `args` in a fresh interpreter; return what it printed, as JSON."""
-    run = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script), *args],
-        capture_output=True, text=True, timeout=120, env=subprocess_env(**env),
-    )  # fmt: skip
+    run = run_python(textwrap.dedent(script), 120, args=args, **env)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 

@@ -14,7 +14,10 @@ from typing import Any, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tu
 
 
 class QueuedEvent(NamedTuple):
-    """An event in an engine's queue."""
+    """An event of an engine's queue, as it is handed to the spool (in a `Handover`).
+
+    Inside the engine the same fields are a plain tuple (`_batching.Item`).
+    """
 
     #: Milliseconds since the epoch.
     timestamp: int
