@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
 
 from . import _lifecycle, _registry, _spool
-from ._endpoints import endpoint_key
 from ._engine import Engine
 from ._engine.reach import Reach
 from ._json import encoder
@@ -23,6 +22,7 @@ from ._settings import LOG_GROUP_PARAMETERS, Settings
 from ._signals import flush_on_sigterm
 from ._streams import StreamNamer
 from ._trace import tracing
+from ._transports import choose
 
 __all__ = ["DEFAULT_LOG_GROUP_NAME", "Destination", "Options", "build_engine"]
 
@@ -78,6 +78,7 @@ class Options(TypedDict, total=False):
     create_log_stream: Union[bool, str]
     max_message_size: Union[int, str]
     endpoint_url: Optional[str]
+    transport: str
     max_queue_events: Union[int, str]
     max_queue_bytes: Union[int, str]
     queue_overflow: str
@@ -115,8 +116,6 @@ class Destination:
         self.values: Dict[str, Any] = values
         if values["flush_on_sigterm"]:
             flush_on_sigterm()
-        boto3_client = values["boto3_client"]
-        boto3_profile_name = values["boto3_profile_name"]
         self.settings = Settings(
             **{k: v for k, v in values.items() if k in _SETTINGS_FIELDS},
             retry=RetryPolicy(deadline=values["retry_deadline"]),
@@ -132,31 +131,12 @@ class Destination:
             self.encode = tracing(self.encode)
         override = sender_override
         if override is None and self.settings.create_log_group:
-            _check_group_parameters(self.settings, boto3_client)
+            _check_group_parameters(self.settings, values["boto3_client"])
         if override is not None:
             key: Any = ("override", id(override))
             make_sender: Callable[[], Transport] = override
-        elif boto3_client is not None:
-            key = ("client", id(boto3_client))
-            make_sender = lambda: _boto_sender(boto3_client)  # noqa: E731
         else:
-            endpoint_url = values["endpoint_url"]
-            if boto3_profile_name is not None:
-                from ._boto import check_profile
-
-                check_profile(boto3_profile_name)
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            key = ("profile", boto3_profile_name, endpoint_url, endpoint_key(), region)
-
-            def make_sender() -> Transport:
-                # The client is made on the first request: constructing needs no region.
-                from ._boto import BotoSender, make_client
-
-                return BotoSender(
-                    client_factory=lambda: make_client(
-                        profile_name=boto3_profile_name, endpoint_url=endpoint_url
-                    )
-                )
+            key, make_sender = choose(values)
 
         settings = self.settings
         reach = _reach_of(key)
@@ -256,10 +236,3 @@ def _check_group_parameters(settings: Settings, client: Any) -> None:
         from ._boto import check_create_log_group_parameters
 
         check_create_log_group_parameters(parameters, client)
-
-
-def _boto_sender(client: Any) -> Transport:
-    """A sender for the user's own client, which it uses as it is (no body hook)."""
-    from ._boto import BotoSender
-
-    return BotoSender(client)

@@ -41,6 +41,9 @@ DROP_NEWEST = "drop_newest"
 BLOCK = "block"
 OVERFLOW_POLICIES = (DROP_OLDEST, DROP_NEWEST, BLOCK)
 
+#: `transport` values: how events reach CloudWatch (see `_transports`).
+TRANSPORTS = ("auto", "boto3", "http-ingest")
+
 #: `json_library` values: orjson when installed, orjson (required), the standard library.
 JSON_LIBRARIES = ("auto", "orjson", "json")
 
@@ -356,6 +359,10 @@ OPTIONS: Dict[str, Option] = {
                "CloudWatch Logs endpoint for the client this makes; by default what boto3"
                " resolves (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL`,"
                " `~/.aws/config`), then `AWS_ENDPOINT_URL_LOGS`."),
+        Option("transport", "auto", choice(*TRANSPORTS), "str",
+               "How events reach CloudWatch: `\"auto\"` (today: through boto3),"
+               " `\"boto3\"` (every call through boto3) or `\"http-ingest\"` (the HTTP"
+               " ingestion endpoint, with a bearer token)."),
         Option("max_queue_events", 100_000, integer(1), "int",
                "Most events held in memory waiting to be sent."),
         Option("max_queue_bytes", 64 * 1024 * 1024, integer(MAX_BATCH_BYTES), "int",
