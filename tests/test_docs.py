@@ -139,7 +139,7 @@ def test_code_block(block: Block, doc_env: Dict[str, str], tmp_path: Path) -> No
         )
 
 
-def _run(command: List[str], block: Block, env: Dict[str, str], cwd: Path) -> None:
+def _run(command: List[str], block: Block, env: Dict[str, str], cwd: Path) -> str:
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, cwd=cwd, timeout=TIMEOUT
     )
@@ -147,6 +147,7 @@ def _run(command: List[str], block: Block, env: Dict[str, str], cwd: Path) -> No
         f"{block.name} failed:\n{block.code}\n--- stdout\n{result.stdout}\n--- stderr\n"
         f"{result.stderr}"
     )
+    return result.stdout
 
 
 def wt_adapters_commands(code: str, console: bool) -> Iterator[List[str]]:
@@ -236,3 +237,15 @@ def test_relative_links_in_the_docs_name_files_and_headings_that_exist(path: Pat
         elif anchor and linked.suffix == ".md" and anchor[1:] not in anchors(linked):
             broken.append(target + anchor)
     assert not broken
+
+
+def test_the_metrics_example_runs_twice_in_a_row(doc_env: Dict[str, str], tmp_path: Path) -> None:
+    """A reader runs an example again: it must not assume the first run's streams are new."""
+    (block,) = [b for b in blocks(ROOT / "docs" / "metrics.md") if b.language in RUN][:1]
+    script = tmp_path / "doc_block.py"
+    script.write_text(block.code)
+    outputs = [
+        _run([sys.executable, "-W", "error", script.name], block, doc_env, tmp_path)
+        for _ in range(2)
+    ]
+    assert outputs[0] != outputs[1]  # the second run reads its own metrics stream

@@ -160,7 +160,7 @@ def test_events_too_old_or_too_new_are_dropped_before_sending_and_counted(
         engine.submit("s", NOW - 15 * day, "old")
         engine.submit("s", NOW, "fine")
         engine.submit("s", NOW + day, "future")
-        assert engine.close(5)
+        assert engine.close(5) is False  # two were lost
     assert [m for _, _, m in sender.events("g")] == ["fine"]
     assert engine.stats()["dropped"] == {"too_old": 1, "too_new": 1}
     assert any("too old" in str(w.message) for w in caught)
@@ -308,8 +308,8 @@ def test_an_invalid_event_is_isolated_and_the_rest_of_its_batch_arrives() -> Non
     with pytest.warns(WatchtowerWarning) as caught:
         for i in range(100):
             engine.submit("s", NOW, "bad" if i == 37 else str(i))
-        assert engine.close(5)
-    assert warned(caught, "because of invalid")
+        assert engine.close(5) is False  # one was lost
+    assert warned(caught, "because of invalid") and warned(caught, "1 events in all")
     # The halves go out in parallel: each arrives whole, in whichever order they land.
     assert sorted(int(m) for _, _, m in sender.events("g")) == [i for i in range(100) if i != 37]
     assert engine.stats()["dropped"] == {"invalid": 1}
@@ -361,11 +361,12 @@ def test_queue_limit_drops_oldest_by_default_and_counts_exactly() -> None:
 def test_queue_limit_drop_newest_keeps_the_oldest() -> None:
     sender = SlowSender()
     engine = make_engine(sender, max_queue_events=100, queue_overflow="drop_newest")
-    with pytest.warns(WatchtowerWarning, match="because of queue full"):
+    with pytest.warns(WatchtowerWarning) as caught:
         for i in range(500):
             engine.submit("s", NOW, str(i))
         sender.gate.set()
-        engine.close(10)
+        assert engine.close(10) is False
+    assert warned(caught, "because of queue full") and warned(caught, "400 queue full")
     delivered = [m for _, _, m in sender.events("g")]
     assert delivered == [str(i) for i in range(100)]
     assert engine.stats()["dropped"]["queue_full"] == 400
@@ -389,7 +390,8 @@ def test_queue_limit_block_waits_for_room_up_to_its_timeout() -> None:
         assert engine.submit("s", NOW, "waited") is True
     finally:
         opener.join()
-    assert engine.close(10)
+    with pytest.warns(WatchtowerWarning, match="1 events in all since the last summary"):
+        assert engine.close(10) is False  # the one that timed out was lost
     assert len(sender.events("g")) == 11
 
 
@@ -765,7 +767,8 @@ def test_a_full_queue_takes_exactly_its_limit_though_calls_start_without_the_loc
     assert accepted == 10_000
     assert engine.stats()["dropped"] == {"queue_full": 20_000}
     sender.gate.set()
-    assert engine.close(10)
+    with pytest.warns(WatchtowerWarning, match="20000 events in all since the last summary"):
+        assert engine.close(10) is False
     got = sorted((m for _, _, m in sender.events("g")), key=lambda m: int(m[1:]))
     assert got == [f"m{i}" for i in range(10_000)]
 

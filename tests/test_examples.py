@@ -229,3 +229,23 @@ def test_every_example_is_exercised() -> None:
         "gunicorn_conf", "uwsgi_app",
     }  # fmt: skip
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
+
+
+# ---------------------------------------------------------------- endpoint down
+
+
+def test_endpoint_down_example_closes_after_one_stall_window_and_tells_the_loss() -> None:
+    from wt_adapters._registry import STALL_WINDOW
+
+    run = subprocess.run(
+        [sys.executable, "-W", "error", str(EXAMPLES / "endpoint_down.py")],
+        capture_output=True, text=True, timeout=120, env=subprocess_env(credentials=False),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    first, second = run.stdout.splitlines()
+    slack = 4.0  # a loaded 2-core machine, on top of the window the design allows
+    assert first.startswith("handler 1: close() returned False after ")
+    assert float(first.split("after ")[1].split(" s")[0]) < STALL_WINDOW + slack
+    assert float(second.split("after ")[1].split(" s")[0]) < slack  # the same stall
+    assert "dropped {'close_timeout': 100}" in second
+    assert run.stderr.count("100 events in all since the last summary") == 2

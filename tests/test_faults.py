@@ -79,7 +79,8 @@ def test_a_queue_overflowing_while_the_endpoint_is_down_counts_drops_exactly(
                     highest = max(highest, handler.stats()["queued"])
         assert handler.stats()["queued"] <= 2_000 and highest <= 2_000
         proxy.set_down(False)
-        assert handler.close(timeout=60)
+        with pytest.warns(WatchtowerWarning, match="8000 events in all since the last summary"):
+            assert handler.close(timeout=60) is False  # the rest delivered; 8,000 were lost
         stats = handler.stats()
     delivered = [int(e["message"]) for e in read_events(make_client(endpoint), group)]
     assert len(delivered) + stats["dropped"]["queue_full"] == 10_000
@@ -120,7 +121,8 @@ def test_a_batch_failing_past_its_retry_deadline_is_dropped_and_counted(
             # The delivery thread warns of the drop just after the flush returns.
             wait_for(lambda: warned(caught, "within 1 s", "because of retry deadline"))
         assert handler.stats()["dropped"] == {"retry_deadline": 1}
-        handler.close()
+        with pytest.warns(WatchtowerWarning, match="1 retry deadline"):
+            assert handler.close() is False
 
 
 def test_refused_credentials_are_reported_once_not_in_a_loop(
@@ -190,11 +192,11 @@ def test_partial_rejections_are_counted_per_reason_and_warned_once() -> None:
         warnings.simplefilter("always")
         for i in range(30):
             engine.submit("s", now, str(i))
-        assert engine.close(10)
+        assert engine.close(10) is False  # six were rejected
     stats = engine.stats()
     assert stats["rejected"] == {"too_old": 3, "too_new": 3}  # the first and last of each 10
     assert stats["sent"] == 24
-    rejected = [str(w.message) for w in caught if "rejected" in str(w.message)]
+    rejected = [str(w.message) for w in caught if "CloudWatch rejected" in str(w.message)]
     assert len(rejected) == 2  # once per reason
     assert any("too old" in m for m in rejected) and any("too new" in m for m in rejected)
 

@@ -262,7 +262,7 @@ def test_emf_events_as_stored_are_valid_and_add_up_to_stats(
         start = handler.stats()["metrics_events"]["sent"]
         wait_for(lambda: handler.stats()["metrics_events"]["sent"] > start, timeout=10)
         logger.info("one more: the last event, at close, counts it")
-        assert handler.close() is True
+        assert handler.close() is False  # some were dropped and rejected
     assert any("queue full" in str(w.message) for w in caught)
     stats = handler.stats()
     assert stats["dropped"].get("queue_full", 0) > 0 and stats["rejected"]["too_old"] > 0
@@ -445,7 +445,7 @@ def test_with_a_spool_the_counts_add_up_and_metrics_events_stay_off_disk(
             logger.info("event %d", i)
         wait_for(lambda: handler.stats()["metrics_events"]["sent"] >= 1, timeout=15)
         logger.info("one more")
-        assert handler.close() is True
+        assert handler.close() is False  # some were rejected
     stats = handler.stats()
     documents = metrics_documents(client, group)
     assert len(documents) == stats["metrics_events"]["sent"] >= 2

@@ -168,6 +168,8 @@ def test_a_warning_from_the_delivery_thread_points_where_the_handler_was_made(
     first = made_at.__code__.co_firstlineno
     assert first < warning.lineno < first + 12
     assert handler.stats()["rejected"] == {"too_old": 1}
+    with pytest.warns(WatchtowerWarning, match="1 rejected as too old"):
+        assert handler.close() is False
 
 
 def test_a_warning_on_the_callers_thread_points_at_the_log_call(

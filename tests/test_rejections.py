@@ -105,4 +105,5 @@ def test_rejections_over_http_are_counted_and_dead_lettered_by_the_documented_in
         ("event 8", "too_new"),
         ("event 9", "too_new"),
     ]
-    handler.close()
+    with pytest.warns(WatchtowerWarning, match="5 events in all since the last summary"):
+        assert handler.close() is False

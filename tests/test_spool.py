@@ -323,6 +323,8 @@ def test_events_refused_for_good_go_to_the_dead_letter_file(
     assert (letter["group"], letter["stream"]) == (group, "s")
     assert handler.stats()["dead_letters"] == 1
     assert _spool.summary(tmp_path).dead_letters == 1
+    with pytest.warns(WatchtowerWarning, match="1 too old"):
+        assert handler.close() is False
 
 
 # ---------------------------------------------------------------- disk trouble

@@ -258,6 +258,8 @@ def test_a_gone_writers_files_wait_until_they_fit_then_are_adopted(
         # Sent by the engine made for the gone writer's group.
         wait_for(lambda: len(set(messages_or_none(client, group))) == gone_events, timeout=60)
         assert handler.flush(60)
+        assert handler.close() is False  # what did not fit was dropped: said at close
+    assert any("since the last summary" in str(w.message) for w in caught)
     stored = messages(client, group, "s")
     assert len(set(stored)) == gone_events
     assert sampler.peak <= budget + MARKS, f"the directory held {sampler.peak} bytes"

@@ -718,7 +718,9 @@ def test_shutting_down_set_by_hand_stops_and_restarts_shipping(
         logger.info({"n": 2})
     handler.shutting_down = False
     logger.info({"n": 3})
-    handler.close()
+    with pytest.warns(WatchtowerWarning, match="1 closed"):  # the refused record, summed up
+        assert handler.close() is False
+    assert handler.stats()["dropped"] == {"closed": 1}
     assert messages(client, group) == ['{"n":1}', '{"n":3}']
 
 

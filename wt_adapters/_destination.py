@@ -153,8 +153,9 @@ class Destination:
             key, settings, lambda: build_engine(settings, make_sender(), make_engine_for, reach)
         )
         remember_origin(self.engine)
-        #: True once `close` was called.
+        #: True once `close` has returned.
         self.closed = False
+        self._closing = False
         #: Queue (or, without queues, send) one event: ``submit(stream, timestamp_ms, message)``.
         #: Chosen once here, since front ends call it for every record.
         self.submit: Callable[[str, int, str], bool] = (
@@ -190,11 +191,19 @@ class Destination:
         Waits as `flush`. Returns whether everything queued was delivered (True
         when already closed).
         """
-        if self.closed:
+        if self.closed or self._closing:
             return True
-        self.closed = True
+        self._closing = True
         timeout, grace = wait_for(timeout)
-        return self.engine.release(timeout, grace=grace)
+        try:
+            # Events handed in while close runs go to the engine: delivered, or counted.
+            return self.engine.release(timeout, grace=grace)
+        finally:
+            self.closed = True
+
+    def refuse(self) -> None:
+        """Count an event handed in after `close` (dropped as ``closed``); the front end warns."""
+        self.engine.refuse()
 
     def describe(self) -> str:
         """Name the group and stream template, for a front end's repr."""

@@ -63,13 +63,17 @@ class Ledger:
 
     def drop(self, reason: str, n: int) -> None:
         """Count `n` events the engine dropped, and note a warning."""
-        self.dropped[reason] = self.dropped.get(reason, 0) + n
+        self.count_drop(reason, n)
         self.note(
             f"drop:{reason}",
             f"wt_adapters dropped log events for log group {self.group!r}:"
             f" {self.dropped[reason]} so far because of {reason.replace('_', ' ')}",
             error=False,
         )
+
+    def count_drop(self, reason: str, n: int) -> None:
+        """Count `n` dropped events, with no warning (the caller gives its own)."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
 
     def sent(self, n: int, rejected: Sequence[Rejected], maybe_stored: int) -> None:
         """Count a batch of `n` CloudWatch took, less what its response says it `rejected`.

@@ -271,9 +271,9 @@ class Engine:
                 lost -= kept
                 if lost:
                     self._ledger.drop("close_timeout", lost)
-            # When close itself gives events up, its warning sums up every loss since the
-            # last such summary, by reason.
-            loss = self._ledger.loss_since_summary() if lost else {}
+            # Close's one warning sums up every event not delivered since the last summary
+            # (dropped or rejected, by reason), whether close itself gave any up or not.
+            loss = self._ledger.loss_since_summary()
             last_error = self._ledger.last_error
         self.workers.join(0.1 if lost or in_flight else 1.0)
         self._announce()
@@ -290,7 +290,7 @@ class Engine:
             )
         if loss:
             report(_loss_summary(self._group, lost, loss) + why, WatchtowerWarning, origin=self)
-        return done and not lost and not kept and not in_flight
+        return done and not lost and not kept and not in_flight and not loss
 
     @property
     def closed(self) -> bool:
@@ -333,6 +333,14 @@ class Engine:
         """
         return send_now(self.queue, self.outcomes, self._attempt, self._announce, stream,
                         timestamp, message, attempts)  # fmt: skip
+
+    def refuse(self) -> None:
+        """Count an event handed to a front end already closed: dropped as ``closed``.
+
+        The front end gives the warning (watchtower's words); this only counts.
+        """
+        with self.lock:
+            self._ledger.count_drop("closed", 1)
 
     def _announce(self) -> None:
         """Issue the warnings noted so far (lock not held)."""
@@ -413,10 +421,15 @@ class Engine:
 
 
 def _loss_summary(group: str, at_close: int, loss: Dict[str, int]) -> str:
-    """Close's warning when it gives events up: every loss since the last, by reason."""
+    """Close's warning: every event not delivered since the last summary, by reason.
+
+    `at_close` of them are those close itself gave up.
+    """
     total = sum(loss.values())
-    return (
-        f"Timed out while delivering logs: {at_close} events for log group {group!r}"
-        f" could not be delivered before close; not delivered, {total} events in all"
-        f" since the last summary: {describe_loss(loss)}"
-    )
+    since = f"{total} events in all since the last summary: {describe_loss(loss)}"
+    if at_close:
+        return (
+            f"Timed out while delivering logs: {at_close} events for log group {group!r}"
+            f" could not be delivered before close; not delivered, {since}"
+        )
+    return f"wt_adapters did not deliver log events for log group {group!r}: {since}"

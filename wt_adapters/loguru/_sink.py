@@ -81,6 +81,7 @@ class CloudWatchSink:
         state["depth"] = depth + 1
         try:
             if self._destination.closed:
+                self._destination.refuse()  # counted as dropped, "closed"
                 report("Received message after CloudWatchSink.close()")
                 return
             try:

@@ -222,6 +222,8 @@ class CloudWatchLogHandler(logging.Handler):
         """Queue `record` for CloudWatch; never raises into the caller."""
         try:
             if self.shutting_down:  # closed, or its constructor raised
+                if self._destination is not None:
+                    self._destination.refuse()  # counted as dropped, "closed"
                 report("Received message after logging system shutdown")
                 return
             stream = self._streams_by_logger.get(record.name)
@@ -275,9 +277,11 @@ class CloudWatchLogHandler(logging.Handler):
         Waits as `flush`. Idempotent. Events left undelivered are counted and
         warned about.
         """
-        self.shutting_down = True
         destination = self._destination
+        # Records logged while close runs still go to the engine, which delivers them
+        # or counts them (``close_timeout``, ``closed``); only then does emit refuse.
         done = True if destination is None else destination.close(timeout)
+        self.shutting_down = True
         if "filters" in self.__dict__:  # else its constructor raised before Handler.__init__
             super().close()
         return done

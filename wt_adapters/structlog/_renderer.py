@@ -95,6 +95,7 @@ class CloudWatchRenderer:
                 event_dict = _render_exc_info(logger, method_name, event_dict)
             message = self._encode(event_dict)
             if self._destination.closed:
+                self._destination.refuse()  # counted as dropped, "closed"
                 report("Received message after CloudWatchRenderer.close()")
             elif ship:
                 try:
