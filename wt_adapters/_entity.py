@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Dict, Iterator, NamedTuple, Optional, Tuple
 
 from ._errors import WatchtowerError
+from ._report import report
 
 #: The key attributes CloudWatch allows (Entity.keyAttributes).
 KEY_ATTRIBUTES = ("Type", "ResourceType", "Identifier", "Name", "Environment")
@@ -65,50 +66,64 @@ def parse_entity(name: str, value: Any) -> Optional[Entity]:
     return check_entity(value, name)
 
 
+class EntityError(WatchtowerError):
+    """An entity CloudWatch would refuse; `error_type` is the ``rejectedEntityInfo.errorType``
+    CloudWatch answers such an entity with."""
+
+    def __init__(self, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
 def check_entity(value: Any, name: str = "entity") -> Entity:
     """Check `value` (``{"keyAttributes": {...}, "attributes": {...}}``) by CloudWatch's rules.
 
-    Raises `WatchtowerError` naming the option and the key at fault.
+    Raises `EntityError` (a `WatchtowerError`) naming the option and the key at fault.
     """
     if not isinstance(value, Mapping):
-        raise WatchtowerError(
+        raise EntityError(
             f'{name}={value!r} must be "auto", None or a dict like'
-            ' {"keyAttributes": {"Type": "Service", "Name": ..., "Environment": ...}}'
+            ' {"keyAttributes": {"Type": "Service", "Name": ..., "Environment": ...}}',
+            "InvalidEntity",
         )
     unknown = sorted(set(value) - {"keyAttributes", "attributes"})
     if unknown:
-        raise WatchtowerError(
-            f"{name}: unknown key {unknown[0]!r}; an entity has keyAttributes and attributes"
+        raise EntityError(
+            f"{name}: unknown key {unknown[0]!r}; an entity has keyAttributes and attributes",
+            "InvalidEntity",
         )
-    keys = _strings(value.get("keyAttributes"), f"{name}['keyAttributes']", KEY_NAME_MAX)
+    where = f"{name}['keyAttributes']"
+    keys = _strings(value.get("keyAttributes"), where, KEY_NAME_MAX, "InvalidKeyAttributes")
     low, high = KEY_COUNT
     if not low <= len(keys) <= high:
-        raise WatchtowerError(
-            f"{name}['keyAttributes'] has {len(keys)} entries: CloudWatch takes {low} to {high}"
+        raise EntityError(
+            f"{where} has {len(keys)} entries: CloudWatch takes {low} to {high}",
+            "InvalidKeyAttributes",
         )
     for key in keys:
         if key not in KEY_ATTRIBUTES:
-            raise WatchtowerError(
-                f"{name}['keyAttributes'][{key!r}] is not a key attribute: they are "
-                + ", ".join(KEY_ATTRIBUTES)
+            raise EntityError(
+                f"{where}[{key!r}] is not a key attribute: they are " + ", ".join(KEY_ATTRIBUTES),
+                "InvalidKeyAttributes",
             )
     kind = keys.get("Type")
     if kind is None:
-        raise WatchtowerError(f"{name}['keyAttributes'] needs 'Type' (one of {_types()})")
+        raise EntityError(f"{where} needs 'Type' (one of {_types()})", "MissingRequiredFields")
     required = REQUIRED_BY_TYPE.get(kind)
     if required is None:
-        raise WatchtowerError(f"{name}['keyAttributes']['Type']={kind!r} must be one of {_types()}")
+        raise EntityError(f"{where}['Type']={kind!r} must be one of {_types()}", "InvalidTypeValue")
     for key in required:
         if key not in keys:
-            raise WatchtowerError(
-                f"{name}['keyAttributes'] with Type={kind!r} needs {key!r}"
-                f" (it needs {', '.join(required[1:])})"
+            raise EntityError(
+                f"{where} with Type={kind!r} needs {key!r} (it needs {', '.join(required[1:])})",
+                "MissingRequiredFields",
             )
-    attributes = _strings(value.get("attributes"), f"{name}['attributes']", ATTRIBUTE_NAME_MAX)
+    where = f"{name}['attributes']"
+    attributes = _strings(value.get("attributes"), where, ATTRIBUTE_NAME_MAX, "InvalidAttributes")
     if len(attributes) > MAX_ATTRIBUTES:
-        raise WatchtowerError(
-            f"{name}['attributes'] has {len(attributes)} entries: CloudWatch takes at most"
-            f" {MAX_ATTRIBUTES}"
+        raise EntityError(
+            f"{where} has {len(attributes)} entries: CloudWatch takes at most {MAX_ATTRIBUTES}",
+            "InvalidAttributes",
         )
     return Entity(tuple(sorted(keys.items())), tuple(sorted(attributes.items())))
 
@@ -117,20 +132,21 @@ def _types() -> str:
     return ", ".join(repr(t) for t in REQUIRED_BY_TYPE)
 
 
-def _strings(value: Any, where: str, name_max: int) -> Dict[str, str]:
+def _strings(value: Any, where: str, name_max: int, error_type: str) -> Dict[str, str]:
     """A dict of strings to strings of the lengths CloudWatch takes (None: empty)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise WatchtowerError(f"{where}={value!r} must be a dict of strings")
+        raise EntityError(f"{where}={value!r} must be a dict of strings", error_type)
     for key, item in value.items():
         if not isinstance(key, str) or not 1 <= len(key) <= name_max:
-            raise WatchtowerError(
-                f"{where}: key {key!r} must be a string of 1-{name_max} characters"
+            raise EntityError(
+                f"{where}: key {key!r} must be a string of 1-{name_max} characters", error_type
             )
         if not isinstance(item, str) or not 1 <= len(item) <= VALUE_MAX:
-            raise WatchtowerError(
-                f"{where}[{key!r}]={item!r} must be a string of 1-{VALUE_MAX} characters"
+            raise EntityError(
+                f"{where}[{key!r}]={item!r} must be a string of 1-{VALUE_MAX} characters",
+                error_type,
             )
     return dict(value)
 
@@ -148,8 +164,6 @@ def _auto_or_note() -> Optional[Entity]:
     entity = auto_entity()
     if entity is None and not _noted_no_service:
         _noted_no_service = True
-        from ._report import report
-
         report(
             'entity="auto" found no service name (set OTEL_SERVICE_NAME, or service.name in'
             " OTEL_RESOURCE_ATTRIBUTES): the logs are sent without an entity"
