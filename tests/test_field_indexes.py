@@ -206,3 +206,14 @@ def test_the_test_helper_keeps_the_index_policy(logger: logging.Logger) -> None:
         assert events.index_policy("app") == FIELDS
         assert events.index_policy("other") is None
         handler.close()
+
+
+def test_pipe_takes_field_indexes_as_one_comma_separated_flag() -> None:
+    from wt_adapters._cli._engine_flags import resolve_flags
+    from wt_adapters._cli._pipe import ENGINE_FLAGS, pipe
+
+    args = ["-g", "g", "--field-indexes", "requestId,userId"]
+    with pipe.make_context("pipe", args) as ctx:
+        values, _ = resolve_flags(ctx, ENGINE_FLAGS, ctx.params)
+    assert values["field_indexes"] == ("requestId", "userId")
+    assert "entity" not in values  # a nested dict: set in Python, not on the command line
