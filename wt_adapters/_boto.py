@@ -11,7 +11,6 @@ import json
 import os
 import re
 import threading
-from json.encoder import encode_basestring_ascii
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import boto3
@@ -19,9 +18,10 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
+from ._boto_body import HOOK, pending, put_params, serialize_put_log_events, use_pending_body
 from ._endpoints import endpoint_from_env
 from ._errors import WatchtowerError
-from ._protocol import ErrorKind, Event, SendError
+from ._protocol import ENTITY_ERROR, ErrorKind, Event, SendError
 
 _RETRY_CODES = frozenset(
     {
@@ -126,6 +126,29 @@ def check_create_log_group_parameters(
             )
 
 
+def check_api_support(
+    option: str, value: Any, operation: str, parameter: Optional[str] = None, client: Any = None
+) -> None:
+    """Raise a `WatchtowerError` if botocore's model lacks the `operation` (or its `parameter`).
+
+    As `check_create_log_group_parameters`: the model is the `client`'s, or the
+    installed botocore's; `option` and `value` are what needs it, for the message.
+    """
+    meta = getattr(client, "meta", None)
+    model = getattr(meta, "service_model", None)
+    if model is None:
+        model = botocore.session.get_session().get_service_model("logs")
+    if operation in model.operation_names:
+        shape = model.operation_model(operation).input_shape
+        if parameter is None or (shape is not None and parameter in shape.members):
+            return
+    needed = operation if parameter is None else f"{operation}'s {parameter} parameter"
+    raise WatchtowerError(
+        f"{option}={value!r} needs {needed}, which botocore {botocore.__version__} does not"
+        " know: upgrade boto3 and botocore"
+    )
+
+
 def check_profile(profile_name: str) -> None:
     """Raise a `WatchtowerError` naming the argument if the AWS profile is not configured."""
     try:
@@ -208,53 +231,6 @@ def _classify(error: Exception) -> SendError:
     )
 
 
-class _PendingBody(threading.local):
-    #: The body to put in place of botocore's, for this thread's call in progress.
-    body: Optional[bytes] = None
-    #: What botocore's own body must decode to for the swap to be right: the one event.
-    expected: Any = None
-    #: Whether the swap was made in the call just finished.
-    swapped = False
-
-
-_pending = _PendingBody()
-_HOOK = "before-call.cloudwatch-logs.PutLogEvents"
-
-
-def _use_pending_body(params: Dict[str, Any], **kwargs: Any) -> None:
-    """Put the body the engine serialized into the PutLogEvents request being made.
-
-    Runs after botocore serialized the (one-event) parameters and before the
-    request is signed and sent, so signing, retries and credential refresh are
-    botocore's own. It acts only on this thread's pending body, and only when
-    botocore's body is the one-event request expected: other calls made with
-    the same client, and a request changed by other hooks, are left alone.
-    """
-    body = _pending.body
-    if body is None:
-        return
-    _pending.body = None
-    try:
-        expected = json.loads(params.get("body") or b"null") == _pending.expected
-    except ValueError:
-        expected = False
-    if expected:
-        params["body"] = body
-        _pending.swapped = True
-
-
-def serialize_put_log_events(group: str, stream: str, events: Sequence[Event]) -> bytes:
-    """Return the JSON body of a PutLogEvents request, as botocore would send it.
-
-    botocore's generic serializer walks the API model for every event; this
-    writes the same JSON document directly, several times faster.
-    """
-    quote = encode_basestring_ascii
-    items = ",".join([f'{{"timestamp":{ts},"message":{quote(msg)}}}' for ts, msg in events])
-    head = f'{{"logGroupName":{quote(group)},"logStreamName":{quote(stream)},"logEvents":['
-    return (head + items + "]}").encode("ascii")
-
-
 class BotoSender:
     """Makes the engine's CloudWatch Logs calls with a boto3 client.
 
@@ -289,7 +265,7 @@ class BotoSender:
 
     def _use(self, client: Any) -> None:
         if self.fast_body:
-            client.meta.events.register(_HOOK, _use_pending_body, unique_id="wt_adapters.body")
+            client.meta.events.register(HOOK, use_pending_body, unique_id="wt_adapters.body")
         self._client = client
 
     @property
@@ -326,31 +302,52 @@ class BotoSender:
         except Exception as e:
             raise _classify(e) from e
 
-    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
+    def put_log_events(
+        self,
+        group: str,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        entity: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
         if not self.fast_body:
-            return self._put(group, stream, events)
+            return self._put(group, stream, events, entity)
         first = events[:1]
-        _pending.body = serialize_put_log_events(group, stream, events)
-        _pending.expected = _params(group, stream, first)
-        _pending.swapped = False
+        pending.body = serialize_put_log_events(group, stream, events, entity)
+        pending.expected = put_params(group, stream, first, entity)
+        pending.swapped = False
         try:
             # botocore serializes this one event; the hook replaces the body with all of them.
-            rejected = self._put(group, stream, first)
-            swapped = _pending.swapped
+            rejected = self._put(group, stream, first, entity)
+            swapped = pending.swapped
         finally:
-            _pending.body = _pending.expected = None
+            pending.body = pending.expected = None
         if swapped:
             return rejected
         # The hook did not run (a botocore that no longer emits it) or found another
         # body: only the first event went. Send the rest the ordinary way from now on.
         self.fast_body = False
-        rest = self._put(group, stream, events[1:]) if len(events) > 1 else {}
-        return {k: v + 1 for k, v in rest.items()}
+        rest = self._put(group, stream, events[1:], entity) if len(events) > 1 else {}
+        shifted = {k: v + 1 if k != ENTITY_ERROR else v for k, v in rest.items()}
+        if ENTITY_ERROR in rejected:
+            shifted.setdefault(ENTITY_ERROR, rejected[ENTITY_ERROR])
+        return shifted
 
-    def _put(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
-        response = self._call("put_log_events", **_params(group, stream, events))
-        rejected = response.get("rejectedLogEventsInfo") or {}
-        return {k: int(v) for k, v in rejected.items()}
+    def _put(
+        self,
+        group: str,
+        stream: str,
+        events: Sequence[Event],
+        entity: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
+        response = self._call("put_log_events", **put_params(group, stream, events, entity))
+        rejected: Dict[str, Any] = {
+            k: int(v) for k, v in (response.get("rejectedLogEventsInfo") or {}).items()
+        }
+        refused = (response.get("rejectedEntityInfo") or {}).get("errorType")
+        if refused:
+            rejected[ENTITY_ERROR] = str(refused)
+        return rejected
 
     def create_log_group(
         self,
@@ -369,6 +366,10 @@ class BotoSender:
     def put_retention_policy(self, group: str, days: int) -> None:
         self._call("put_retention_policy", logGroupName=group, retentionInDays=days)
 
+    def put_index_policy(self, group: str, fields: Sequence[str]) -> None:
+        document = json.dumps({"Fields": list(fields)}, separators=(",", ":"))
+        self._call("put_index_policy", logGroupIdentifier=group, policyDocument=document)
+
     def after_fork(self) -> None:
         """Stop using the connections a forked child inherited; the parent keeps its own.
 
@@ -385,11 +386,3 @@ class BotoSender:
             if callable(close):
                 with contextlib.suppress(Exception):  # keep going with the old connections
                     close()
-
-
-def _params(group: str, stream: str, events: Sequence[Event]) -> Dict[str, Any]:
-    return {
-        "logGroupName": group,
-        "logStreamName": stream,
-        "logEvents": [{"timestamp": ts, "message": msg} for ts, msg in events],
-    }

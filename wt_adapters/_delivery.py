@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
-from ._protocol import ErrorKind, Event, SendError, Transport
+from ._protocol import ENTITY_ERROR, ErrorKind, Event, SendError, Transport
 from ._rejections import Rejected, read_rejections
 from ._settings import Settings
 
@@ -29,6 +29,9 @@ class Sent:
     #: The events CloudWatch rejected, by reason (`_rejections.read_rejections`).
     rejected: List[Rejected]
     rtt: float
+    #: Why CloudWatch refused the request's entity (``rejectedEntityInfo.errorType``),
+    #: if it did; the events are stored all the same.
+    entity_error: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,17 @@ def put_batch(
 ) -> Outcome:
     """Make one PutLogEvents attempt for `events` and say what came of it."""
     start = time.monotonic()
+    group = settings.log_group_name
     try:
-        info = sender.put_log_events(settings.log_group_name, stream, events)
+        if settings.entity is None:  # the three-argument call every sender takes
+            info = sender.put_log_events(group, stream, events)
+        else:
+            info = sender.put_log_events(group, stream, events, entity=settings.entity.request())
         rejected = read_rejections(info, len(events)) if info else []
     except Exception as e:  # a sender bug is retried like a failed call
         return judge_put(_as_send_error(e), settings, stream, len(events), past, time.monotonic())
-    return Sent(rejected, time.monotonic() - start)
+    refused = info.get(ENTITY_ERROR) if info else None
+    return Sent(rejected, time.monotonic() - start, None if refused is None else str(refused))
 
 
 def judge_put(
@@ -148,6 +156,8 @@ class GroupCreator:
         self.generation = 0
         #: Why CreateLogGroup was last refused as access denied (None once it was not).
         self.refused: Optional[SendError] = None
+        #: How many times a field index policy could not be applied to a group made here.
+        self.index_failures = 0
 
     def ensure(self, sender: Transport, settings: Settings, seen: int) -> Optional[Report]:
         """Create the group unless it was made since generation `seen`; return a report, if any.
@@ -181,12 +191,36 @@ class GroupCreator:
                 else:
                     raise
             self.generation += 1
-            if created and settings.log_group_retention_days:
+            if not created:  # a group found there is left as it is
+                return None
+            reports: List[Report] = []
+            if settings.log_group_retention_days:
                 try:
                     sender.put_retention_policy(group, settings.log_group_retention_days)
                 except SendError as e:
-                    return ("retention", f"Failed to set retention on log group {group!r}: {e}")
-            return None
+                    reports.append(
+                        ("retention", f"Failed to set retention on log group {group!r}: {e}")
+                    )
+            if settings.field_indexes:
+                try:
+                    sender.put_index_policy(group, settings.field_indexes)
+                except Exception as e:  # a sender bug too: never worth failing the stream
+                    self.index_failures += 1
+                    reports.append(
+                        (
+                            "index_policy",
+                            f"Failed to apply field_indexes to log group {group!r}"
+                            f" (its events are sent all the same): {_as_send_error(e)}",
+                        )
+                    )
+            return _one_report(reports)
+
+
+def _one_report(reports: Sequence[Report]) -> Optional[Report]:
+    """One report saying all of `reports` (None for none)."""
+    if len(reports) <= 1:
+        return reports[0] if reports else None
+    return ("group_settings", "; ".join(text for _, text in reports))
 
 
 def create_stream(

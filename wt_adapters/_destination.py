@@ -6,7 +6,7 @@ import os
 import threading
 from dataclasses import fields, replace
 from datetime import timedelta
-from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, TypedDict, Union
 
 from . import _lifecycle, _registry, _spool
 from ._engine import Engine
@@ -89,6 +89,8 @@ class Options(TypedDict, total=False):
     log_group_class: str
     kms_key_id: Optional[str]
     deletion_protection: Union[bool, str]
+    field_indexes: Union[Sequence[str], str, None]
+    entity: Union[Mapping[str, Mapping[str, str]], str, None]
     trace_id: Union[bool, str]
     flush_on_sigterm: Union[bool, str]
     metrics_interval: Union[float, timedelta, str, None]
@@ -132,6 +134,8 @@ class Destination:
         override = sender_override
         if override is None and self.settings.create_log_group:
             _check_group_parameters(self.settings, values["boto3_client"])
+        if override is None and values["transport"] in ("auto", "boto3"):
+            _check_api_support(self.settings, values["boto3_client"])
         if override is not None:
             key: Any = ("override", id(override))
             make_sender: Callable[[], Transport] = override
@@ -245,3 +249,17 @@ def _check_group_parameters(settings: Settings, client: Any) -> None:
         from ._boto import check_create_log_group_parameters
 
         check_create_log_group_parameters(parameters, client)
+
+
+def _check_api_support(settings: Settings, client: Any) -> None:
+    """Fail now if the botocore in use cannot make a call the entity or field index options need."""
+    if settings.entity is None and not settings.field_indexes:
+        return
+    from ._boto import check_api_support
+
+    if settings.entity is not None:
+        entity = settings.entity.request()
+        check_api_support("entity", entity, "PutLogEvents", "entity", client)
+    if settings.field_indexes and settings.create_log_group:
+        fields = list(settings.field_indexes)
+        check_api_support("field_indexes", fields, "PutIndexPolicy", client=client)

@@ -28,6 +28,8 @@ class Ledger:
         )  # fmt: skip
         self.dropped: Dict[str, int] = {}
         self.rejected: Dict[str, int] = {}
+        #: Requests whose entity CloudWatch refused, by ``rejectedEntityInfo.errorType``.
+        self.entity_rejected: Dict[str, int] = {}
         #: The last delivery error: never a count of drops, so the real cause stays here.
         self.last_error: Optional[str] = None
         self.notices: List[str] = []
@@ -98,6 +100,23 @@ class Ledger:
                     error=False,
                 )
 
+    def entity_refused(self, error_type: str) -> None:
+        """Count a request whose entity CloudWatch refused; warn the first time, per type.
+
+        The events themselves were stored (and are counted as sent): only the
+        tie to the service is lost, so this is no loss and no ``last_error``.
+        """
+        first = error_type not in self.entity_rejected
+        self.entity_rejected[error_type] = self.entity_rejected.get(error_type, 0) + 1
+        if first:
+            self.note(
+                f"entity:{error_type}",
+                f"CloudWatch refused the entity sent with log events for log group"
+                f" {self.group!r} ({error_type}); the events were stored without it."
+                " Check the entity option (see docs/entity.md)",
+                error=False,
+            )
+
     def loss_since_summary(self) -> Dict[str, int]:
         """Events not delivered since the last call, by reason (``dropped:REASON``,
         ``rejected:REASON``); the warnings of those kinds not issued yet are dropped,
@@ -116,6 +135,7 @@ class Ledger:
             **self.counts,
             "dropped": dict(self.dropped),
             "rejected": dict(self.rejected),
+            "entity_rejected": dict(self.entity_rejected),
             "last_error": self.last_error,
         }
 

@@ -7,6 +7,7 @@ is imported by ``import wt_adapters``.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import os
@@ -16,9 +17,17 @@ import threading
 import uuid
 from collections import OrderedDict
 from types import TracebackType
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
 
 from ._errors import WatchtowerError
+from ._local_extras import (
+    ENTITIES_PATH,
+    INDEX_TARGETS,
+    PUT_LOG_EVENTS,
+    RESET_PATH,
+    ApiError,
+    Extras,
+)
 
 #: Where the local endpoint listens: loopback only.
 HOST = "127.0.0.1"
@@ -120,8 +129,6 @@ class FilterLogEvents:
         return answer
 
     def _query(self, body: Dict[str, Any], headers: Mapping[str, Any]) -> List[_Found]:
-        from moto.logs.models import logs_backends
-
         from ._filter_pattern import FilterPatternError, compile_pattern
 
         try:
@@ -138,8 +145,7 @@ class FilterLogEvents:
         group_name = str(body.get("logGroupName") or body.get("logGroupIdentifier") or "")
         if group_name.startswith("arn:"):
             group_name = group_name.split(":log-group:", 1)[-1].rstrip("*").rstrip(":")
-        account, region = _caller(headers)
-        group = logs_backends[account][region].groups.get(group_name)
+        _, group = _find_group(group_name, headers)
         if group is None:
             raise _ApiError("ResourceNotFoundException", "The specified log group does not exist.")
         start = body.get("startTime")
@@ -162,11 +168,15 @@ class FilterLogEvents:
         return found
 
 
-class _ApiError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+_ApiError = ApiError
+
+
+def _find_group(name: str, headers: Mapping[str, Any]) -> Tuple[Tuple[str, str], Any]:
+    """The account and region of a request, and moto's log group `name` there (or None)."""
+    from moto.logs.models import logs_backends
+
+    account, region = _caller(headers)
+    return (account, region), logs_backends[account][region].groups.get(name)
 
 
 def _caller(headers: Mapping[str, Any]) -> Tuple[str, str]:
@@ -182,21 +192,85 @@ def _caller(headers: Mapping[str, Any]) -> Tuple[str, str]:
 
 
 class _Middleware:
-    """Answers FilterLogEvents itself; passes every other request on to moto."""
+    """Answers FilterLogEvents and what moto lacks (`_local_extras`); passes the rest to moto."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.filter_log_events = FilterLogEvents()
+        self.extras = Extras(_find_group)
 
     def __call__(self, environ: Dict[str, Any], start_response: Any) -> Any:
-        if environ.get("HTTP_X_AMZ_TARGET") != _FILTER_TARGET:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target == _FILTER_TARGET:
+            return self._answer(environ, start_response, self.filter_log_events)
+        if target == PUT_LOG_EVENTS:
+            return self._put_log_events(environ, start_response)
+        if target in INDEX_TARGETS:
+            call = self.extras.index_call
+            return self._answer(environ, start_response, lambda b, h: call(target, b, h))
+        path = environ.get("PATH_INFO")
+        if path == ENTITIES_PATH:
+            return self._entities(environ, start_response)
+        if path == RESET_PATH:
+            self.extras.reset()
+        return self.app(environ, start_response)
+
+    def _put_log_events(self, environ: Dict[str, Any], start_response: Any) -> Any:
+        """Pass the request on to moto; keep its entity, and refuse one CloudWatch would."""
+        from werkzeug.wrappers import Request
+
+        data = Request(environ).get_data()
+        environ["wsgi.input"] = io.BytesIO(data)  # moto reads the body again
+        environ["CONTENT_LENGTH"] = str(len(data))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        try:
+            body = json.loads(data or b"{}")
+        except ValueError:
+            body = None
+        refused = self.extras.note_entity(body) if isinstance(body, dict) else None
+        if refused is None:
             return self.app(environ, start_response)
+        answered: List[Any] = []
+
+        def keep(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
+            answered[:] = [status, headers]
+            return lambda chunk: None
+
+        chunks = self.app(environ, keep)
+        try:
+            reply = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        status, headers = answered
+        if status.startswith("200"):
+            document = json.loads(reply or b"{}")
+            document["rejectedEntityInfo"] = {"errorType": refused}
+            reply = json.dumps(document).encode()
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(reply)))])
+        return [reply]
+
+    def _entities(self, environ: Dict[str, Any], start_response: Any) -> Any:
+        from werkzeug.wrappers import Request, Response
+
+        group = Request(environ).args.get("logGroupName")
+        answer = {"entities": self.extras.entities(group)}
+        response = Response(json.dumps(answer), status=200, content_type="application/json")
+        return response(environ, start_response)
+
+    def _answer(
+        self,
+        environ: Dict[str, Any],
+        start_response: Any,
+        handle: Callable[[Dict[str, Any], Dict[str, Any]], Any],
+    ) -> Any:
+        """Answer a JSON API request with `handle(body, headers)`, or its `ApiError`."""
         from werkzeug.wrappers import Request, Response
 
         request = Request(environ)
         try:
             body = json.loads(request.get_data() or b"{}")
-            answer = self.filter_log_events(body, dict(request.headers))
+            answer = handle(body, dict(request.headers))
             response = Response(json.dumps(answer), status=200, content_type=_JSON_TYPE)
         except _ApiError as e:
             error = {"__type": e.code, "message": e.message}
@@ -214,6 +288,8 @@ class LocalEndpoint:
     ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` (which boto3 reads) or ``endpoint_url=``
     should be; `environment` adds dummy credentials and a region. FilterLogEvents
     honours CloudWatch's filter patterns and stream prefixes (see `FilterLogEvents`).
+    It keeps what moto drops (see `_local_extras`): each PutLogEvents' ``entity``
+    (`entities`, or ``GET /wt-local/entities``) and field index policies.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -224,6 +300,7 @@ class LocalEndpoint:
         self.port = port
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
+        self._app: Optional[_Middleware] = None
 
     @property
     def url(self) -> str:
@@ -268,7 +345,19 @@ class LocalEndpoint:
         self.port = int(server.server_address[1])
         self._server = server
         self._thread = thread
+        self._app = app
         return self.url
+
+    def entities(self, log_group_name: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Return the entity of each PutLogEvents received (of one group, if given), in order.
+
+        Each is ``{"logGroupName", "logStreamName", "entity", "timestamp"}``, the
+        entity as sent (``{"keyAttributes": {...}, "attributes": {...}}``); the
+        same list as ``GET /wt-local/entities?logGroupName=NAME``.
+        """
+        if self._app is None:
+            raise WatchtowerError("the local endpoint is not running: call start() first")
+        return self._app.extras.entities(log_group_name)
 
     def stop(self) -> None:
         """Stop listening and close the socket. Idempotent."""

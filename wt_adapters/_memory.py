@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ._protocol import ErrorKind, Event, SendError
+from ._protocol import ENTITY_ERROR, ErrorKind, Event, SendError
 from ._rules import (
     EVENT_OVERHEAD,
     MAX_BATCH_BYTES,
@@ -30,6 +30,8 @@ class Request:
     group: str
     stream: str
     events: List[Event]
+    #: The request's PutLogEvents ``entity`` (None: sent without one).
+    entity: Optional[Dict[str, Any]] = None
 
     @property
     def nbytes(self) -> int:
@@ -65,11 +67,23 @@ class MemorySender:
     retention: Dict[str, int] = field(default_factory=dict)
     #: CreateLogGroup's further parameters (``logGroupClass``, ...) per group created with any.
     group_parameters: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: Each group's field index policy (PutIndexPolicy's ``Fields``), as last put.
+    index_policies: Dict[str, List[str]] = field(default_factory=dict)
+    #: Set to an ``errorType`` to answer every PutLogEvents with an entity as CloudWatch
+    #: does when it refuses one (``rejectedEntityInfo``): the events are stored all the same.
+    reject_entities: Optional[str] = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: Its "client" is there from the start (`Transport.making_client`).
     making_client = False
 
-    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
+    def put_log_events(
+        self,
+        group: str,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        entity: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
         with self._lock:
             problem = request_problem(events)
             if problem:
@@ -86,9 +100,10 @@ class MemorySender:
                     "ResourceNotFoundException",
                     "The specified log stream does not exist.",
                 )
-            self.requests.append(Request(group, stream, list(events)))
+            kept_entity = None if entity is None else _copy_entity(entity)
+            self.requests.append(Request(group, stream, list(events), kept_entity))
             now = int(time.time() * 1000)
-            rejected: Dict[str, int] = {}
+            rejected: Dict[str, Any] = {}
             kept: List[Event] = []
             for i, (ts, msg) in enumerate(events):
                 if ts < now - MAX_EVENT_AGE_MS:
@@ -98,6 +113,8 @@ class MemorySender:
                 else:
                     kept.append((ts, msg))
             self.groups[group][stream].extend(kept)
+            if entity is not None and self.reject_entities is not None:
+                rejected[ENTITY_ERROR] = self.reject_entities
             return rejected
 
     def create_log_group(
@@ -127,8 +144,26 @@ class MemorySender:
         with self._lock:
             self.retention[group] = days
 
+    def put_index_policy(self, group: str, fields: Sequence[str]) -> None:
+        with self._lock:
+            if group not in self.groups:
+                raise SendError(ErrorKind.NOT_FOUND, "ResourceNotFoundException", group)
+            self.index_policies[group] = list(fields)
+
     def after_fork(self) -> None:
         self._lock = threading.Lock()
+
+    def entities(self, group: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Return the distinct entities sent with `group`'s requests (or any), first sent first."""
+        with self._lock:
+            found: List[Dict[str, Any]] = []
+            for request in self.requests:
+                entity = request.entity
+                if entity is None or entity in found:
+                    continue
+                if group is None or request.group == group:
+                    found.append(entity)
+            return found
 
     def events(self, group: str, stream: Optional[str] = None) -> List[Tuple[str, int, str]]:
         """Return (stream, timestamp, message) for every stored event of `group`."""
@@ -140,3 +175,8 @@ class MemorySender:
                 if stream is None or name == stream
                 for ts, msg in evs
             ]
+
+
+def _copy_entity(entity: Mapping[str, Any]) -> Dict[str, Any]:
+    """A copy of an entity parameter, its maps copied too (the caller may reuse its own)."""
+    return {key: dict(value) for key, value in entity.items()}

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from ._entity import parse_entity
 from ._errors import WatchtowerError
 from ._rules import (
     MAX_BATCH_BYTES,
@@ -278,6 +279,36 @@ def tags(name: str, value: Any) -> Tuple[Tuple[str, str], ...]:
     return tuple(sorted(value.items()))
 
 
+#: PutIndexPolicy's limits: fields per policy, characters per field name.
+MAX_FIELD_INDEXES = 20
+MAX_FIELD_NAME = 100
+
+
+def field_indexes(name: str, value: Any) -> Tuple[str, ...]:
+    """Field names to index (a list, or a comma-separated string), or None: kept in order."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Mapping) or not isinstance(value, (list, tuple)):
+        raise WatchtowerError(f"{name}={value!r} must be a list of field names")
+    for field in value:
+        if not isinstance(field, str) or not 1 <= len(field) <= MAX_FIELD_NAME:
+            raise WatchtowerError(
+                f"{name}: {field!r} must be a field name of 1-{MAX_FIELD_NAME} characters"
+            )
+    if len(value) > MAX_FIELD_INDEXES:
+        raise WatchtowerError(
+            f"{name} names {len(value)} fields: an index policy takes at most {MAX_FIELD_INDEXES}"
+        )
+    seen = set()
+    for field in value:
+        if field in seen:
+            raise WatchtowerError(f"{name} names {field!r} twice (names are case-sensitive)")
+        seen.add(field)
+    return tuple(value)
+
+
 def function(name: str, value: Any) -> Optional[Callable[[Any], Any]]:
     """A callable, or None."""
     if value is None or callable(value):
@@ -387,6 +418,14 @@ OPTIONS: Dict[str, Option] = {
                "ARN of the KMS key to encrypt a log group this creates with."),
         Option("deletion_protection", False, boolean, "bool",
                "Create the log group with deletion protection on."),
+        Option("field_indexes", None, field_indexes, "list",
+               "Fields (at most 20) a log group this creates indexes for Logs Insights"
+               " (PutIndexPolicy); Standard class only (see docs/log-groups.md)."),
+        Option("entity", None, parse_entity, "dict",
+               "The service the logs come from, sent with every PutLogEvents for"
+               " CloudWatch's \"Explore related\": `{\"keyAttributes\": {...},"
+               " \"attributes\": {...}}`, or `\"auto\"` (from `OTEL_SERVICE_NAME` and the"
+               " platform; see docs/entity.md)."),
         Option("trace_id", False, boolean, "bool",
                "Add `traceId` (the current OpenTelemetry trace, else Lambda's X-Ray one)"
                " to JSON events when a trace is active; never replaces one already there."),
@@ -465,6 +504,18 @@ def check_together(values: Mapping[str, Any]) -> None:
         raise WatchtowerError(
             "metrics_interval needs use_queues=True: the metrics are sent by the"
             " engine's background threads"
+        )
+    fields = values.get("field_indexes")
+    group_class = values.get("log_group_class")
+    if fields and group_class is not None and group_class != "STANDARD":
+        raise WatchtowerError(
+            f"field_indexes needs a Standard class log group, not"
+            f" log_group_class={group_class!r}: only Standard groups take an index policy"
+        )
+    if fields and values.get("create_log_group") is False:
+        raise WatchtowerError(
+            "field_indexes is applied to a log group the package creates, and"
+            " create_log_group=False creates none"
         )
     batch, message = values.get("max_batch_size"), values.get("max_message_size")
     if batch is not None and message is not None and batch < message:

@@ -12,6 +12,10 @@ from typing import Any, Mapping, Optional, Protocol, Sequence, Tuple
 #: An event as sent: (timestamp in ms since the epoch, message).
 Event = Tuple[int, str]
 
+#: The key of `Transport.put_log_events`' answer that says CloudWatch refused the
+#: request's entity, with the response's ``rejectedEntityInfo.errorType`` (a str).
+ENTITY_ERROR = "entityErrorType"
+
 
 class ErrorKind(enum.Enum):
     """How the engine should react to a failed call."""
@@ -67,8 +71,22 @@ class Transport(Protocol):
     #: True while the transport makes its client, before which no call can go out.
     making_client: bool
 
-    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
-        """Send one batch; return the response's `rejectedLogEventsInfo` (or {})."""
+    def put_log_events(
+        self,
+        group: str,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        entity: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
+        """Send one batch, with the PutLogEvents `entity` if given; return the rejections.
+
+        The answer is the response's ``rejectedLogEventsInfo`` (its int indexes,
+        or {}), plus `ENTITY_ERROR` with ``rejectedEntityInfo.errorType`` when
+        CloudWatch refused the entity (it stores the events all the same). The
+        engine passes `entity` only when the ``entity`` option is set: a
+        transport without entities (HTTP ingestion) need not take the keyword.
+        """
 
     def create_log_group(
         self,
@@ -88,6 +106,9 @@ class Transport(Protocol):
 
     def put_retention_policy(self, group: str, days: int) -> None:
         """Set the group's retention period."""
+
+    def put_index_policy(self, group: str, fields: Sequence[str]) -> None:
+        """Give the group a field index policy (PutIndexPolicy) indexing `fields`."""
 
     def after_fork(self) -> None:
         """Drop connections inherited from the parent process."""

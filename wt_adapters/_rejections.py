@@ -11,7 +11,7 @@ too-old end as ``too_old``, those between it and a later expired end as
 
 from __future__ import annotations
 
-from typing import List, Mapping, NamedTuple
+from typing import Any, List, Mapping, NamedTuple
 
 
 class Rejected(NamedTuple):
@@ -22,8 +22,12 @@ class Rejected(NamedTuple):
     end: int
 
 
-def read_rejections(info: Mapping[str, int], n: int) -> List[Rejected]:
-    """Say which of a batch's `n` events the response's `info` rejected, and why."""
+def read_rejections(info: Mapping[str, Any], n: int) -> List[Rejected]:
+    """Say which of a batch's `n` events the response's `info` rejected, and why.
+
+    Only the three indexes are read: other keys of `info` (the transport's
+    ``entityErrorType``, say of the entity, not of events) are ignored.
+    """
     too_old = _clamp(info.get("tooOldLogEventEndIndex", 0), n)
     expired = _clamp(info.get("expiredLogEventEndIndex", 0), n)
     old_end = max(too_old, expired)

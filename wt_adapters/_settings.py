@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
+from ._entity import Entity
 from ._options import BLOCK, DROP_NEWEST, DROP_OLDEST, OPTIONS, OVERFLOW_POLICIES, check_together
 from ._retry import RetryPolicy
 from ._rules import EVENT_OVERHEAD
@@ -61,6 +62,8 @@ class Settings:
     log_group_class: str = _default("log_group_class")
     kms_key_id: Optional[str] = _default("kms_key_id")
     deletion_protection: bool = _default("deletion_protection")
+    field_indexes: Tuple[str, ...] = _default("field_indexes")
+    entity: Optional[Entity] = None  # the option's default
     max_queue_events: int = _default("max_queue_events")
     max_queue_bytes: int = _default("max_queue_bytes")
     queue_overflow: str = _default("queue_overflow")

@@ -34,6 +34,7 @@ EXCLUDED: Dict[str, str] = {
     "use_queues": "pipe's own --no-queue",
     "trace_id": "a command reading lines has no trace of its own to add",
     "flush_on_sigterm": "a command stops on SIGTERM itself, then delivers what it read",
+    "entity": "a nested dict (or \"auto\"), set in Python: see docs/entity.md",
 }
 
 #: The metavar a flag of each option kind shows (booleans take no value).
@@ -43,6 +44,7 @@ METAVARS = {
     "str": "TEXT",
     "path": "PATH",
     "dict": "KEY=VALUE",
+    "list": "NAME,NAME",
 }
 #: The kinds a flag is made for; an option of another kind needs a kind here or an exclusion.
 KINDS = frozenset(METAVARS) | {"bool"}

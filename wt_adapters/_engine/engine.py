@@ -321,6 +321,7 @@ class Engine:
             figures["concurrency"] = self.scheduler.limit.allowed
             figures["log_group_name"] = self._group
             figures["spool_left"] = self.handovers.left
+            figures["index_policy_failed"] = self._attempt.groups.index_failures
         figures.update(self.spool.stats())
         return figures
 

@@ -67,6 +67,8 @@ class Outcomes:
             self.hopeless = None
             self.queue.remember(st.name)
             self.limit.succeeded(outcome.rtt, now)
+            if outcome.entity_error is not None:
+                st.ledger.entity_refused(outcome.entity_error)
             self.settle_batch(st, batch, rejected=outcome.rejected)
         elif isinstance(outcome, Dropped):
             self.ledger.note(*outcome.report)

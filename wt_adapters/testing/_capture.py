@@ -74,15 +74,22 @@ class CaptureSender(MemorySender):
     it would in AWS.
     """
 
-    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
+    def put_log_events(
+        self,
+        group: str,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        entity: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
         try:
-            return super().put_log_events(group, stream, events)
+            return super().put_log_events(group, stream, events, entity=entity)
         except SendError:
             if not self._creates_nothing(group):
                 raise
         with self._lock:
             self.groups.setdefault(group, {}).setdefault(stream, [])
-        return super().put_log_events(group, stream, events)
+        return super().put_log_events(group, stream, events, entity=entity)
 
     def _creates_nothing(self, group: str) -> bool:
         return any(
@@ -103,7 +110,14 @@ class _NullSender:
 
     making_client = False
 
-    def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
+    def put_log_events(
+        self,
+        group: str,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        entity: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
         return {}
 
     def create_log_group(
@@ -120,6 +134,9 @@ class _NullSender:
     def put_retention_policy(self, group: str, days: int) -> None:
         return None
 
+    def put_index_policy(self, group: str, fields: Sequence[str]) -> None:
+        return None
+
     def after_fork(self) -> None:
         return None
 
@@ -129,8 +146,9 @@ class CapturedEvents(Sequence[CapturedEvent]):
 
     Reading it first flushes every engine (waiting up to `FLUSH_TIMEOUT`
     seconds), so an event logged just before is there. `sender` is the
-    in-memory CloudWatch itself: its `tags`, `retention` and `requests` show
-    what the engine asked for.
+    in-memory CloudWatch itself: its `tags`, `retention`, `index_policies`
+    and `requests` show what the engine asked for; `entities` the entities
+    sent (the ``entity`` option).
     """
 
     def __init__(self) -> None:
@@ -199,6 +217,22 @@ class CapturedEvents(Sequence[CapturedEvent]):
         """Return the decoded JSON objects of the events whose message is one."""
         events = self.events(group, stream, pattern=pattern)
         return [e.data for e in events if e.data is not None]
+
+    def entities(self, group: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Return the distinct entities sent with the events (of `group`, if given), first first.
+
+        Each is the PutLogEvents ``entity`` parameter as sent:
+        ``{"keyAttributes": {...}, "attributes": {...}}``.
+        """
+        self.flush()
+        return self.sender.entities(group)
+
+    def index_policy(self, group: str) -> Optional[List[str]]:
+        """Return the fields `group`'s index policy indexes (``field_indexes``), or None."""
+        self.flush()
+        with self.sender._lock:
+            fields = self.sender.index_policies.get(group)
+            return None if fields is None else list(fields)
 
     @property
     def groups(self) -> List[str]:
