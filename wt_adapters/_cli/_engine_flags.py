@@ -34,6 +34,7 @@ EXCLUDED: Dict[str, str] = {
     "use_queues": "pipe's own --no-queue",
     "trace_id": "a command reading lines has no trace of its own to add",
     "flush_on_sigterm": "a command stops on SIGTERM itself, then delivers what it read",
+    "bearer_token": "a secret, which a command line would show to ps: WT_ADAPTERS_BEARER_TOKEN",
 }
 
 #: The metavar a flag of each option kind shows (booleans take no value).
