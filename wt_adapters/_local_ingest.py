@@ -30,6 +30,15 @@ PATH = "/ingest/bulk"
 _TYPES = ("application/json", "application/x-ndjson")
 
 StartResponse = Callable[..., Any]
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class IngestBulk:
@@ -54,21 +63,27 @@ class IngestBulk:
         self.region = region
         self.strict = strict
         self._lock = threading.Lock()
-        self._throttles: List[float] = []
-        #: Requests answered, with what was looked at: (status, content encoding, lines).
-        self.requests: List[Tuple[int, str, int]] = []
+        #: The answers to give the next requests (with a good token) instead: (status,
+        #: Retry-After or None).
+        self._failures: List[Tuple[int, Optional[float]]] = []
+        #: Requests answered: (status, content encoding, lines, monotonic time of the answer).
+        self.requests: List[Tuple[int, str, int, float]] = []
         #: Lines that were not JSON, skipped.
         self.skipped = 0
 
-    def throttle(self, times: int = 1, retry_after: float = 1.0) -> None:
-        """Answer the next `times` requests (with a good token) 429, ``Retry-After: retry_after``."""
+    def throttle(self, times: int = 1, retry_after: Optional[float] = 1.0) -> None:
+        """Answer the next `times` requests (with a good token) 429, with ``Retry-After``."""
+        self.fail(times, 429, retry_after)
+
+    def fail(self, times: int = 1, status: int = 503, retry_after: Optional[float] = None) -> None:
+        """Answer the next `times` requests (with a good token) `status`."""
         with self._lock:
-            self._throttles.extend([retry_after] * times)
+            self._failures.extend([(status, retry_after)] * times)
 
     def reset(self) -> None:
         """Forget the requests seen and the throttles to come (the tokens stay)."""
         with self._lock:
-            self._throttles.clear()
+            self._failures.clear()
             self.requests.clear()
             self.skipped = 0
 
@@ -77,44 +92,46 @@ class IngestBulk:
             return self.app(environ, start_response)
         status, body, headers, seen = self._answer(environ)
         with self._lock:
-            self.requests.append((status, environ.get("HTTP_CONTENT_ENCODING", ""), seen))
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed"}
+            encoding = environ.get("HTTP_CONTENT_ENCODING", "")
+            self.requests.append((status, encoding, seen, time.monotonic()))
         start_response(
-            f"{status} {reason.get(status, 'Too Many Requests')}",
-            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + headers,
+            f"{status} {_REASONS.get(status, 'Error')}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers],
         )
         return [body]
 
-    def _answer(self, environ: Dict[str, Any]) -> Tuple[int, bytes, List[Tuple[str, str]], int]:
+    def _answer(self, environ: Dict[str, Any]) -> _Reply:
         if environ.get("REQUEST_METHOD") != "POST":
-            return _error(405, "only POST is taken") + (0,)
+            return _error(405, "only POST is taken")
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer" or token.strip() not in self.tokens:
-            return _error(401, "The bearer token is missing, invalid or expired.") + (0,)
+            return _error(401, "The bearer token is missing, invalid or expired.")
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         group = environ.get("HTTP_X_AWS_LOG_GROUP") or _first(query, "logGroup")
         stream = environ.get("HTTP_X_AWS_LOG_STREAM") or _first(query, "logStream")
         if not group or not stream:
-            return _error(400, "Both the log group and the log stream are required.") + (0,)
+            return _error(400, "Both the log group and the log stream are required.")
         with self._lock:
-            retry_after = self._throttles.pop(0) if self._throttles else None
-        if retry_after is not None:
-            return (429, b'{"message":"Rate exceeded"}', [("Retry-After", f"{retry_after:g}")], 0)
+            failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            status, retry_after = failure
+            headers = [] if retry_after is None else [("Retry-After", f"{retry_after:g}")]
+            return status, b'{"message":"Rate exceeded"}', headers, 0
         content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type not in _TYPES:
-            return _error(400, f"Content-Type {content_type!r} is not taken") + (0,)
+            return _error(400, f"Content-Type {content_type!r} is not taken")
         try:
             data = _read_body(environ)
         except (OSError, EOFError, zlib.error, ValueError) as e:
-            return _error(400, f"The body could not be decoded: {e}") + (0,)
+            return _error(400, f"The body could not be decoded: {e}")
         streams = _streams_of(group, self.region)
         if streams is None:
-            return _error(400, "The specified log group does not exist.") + (0,)
+            return _error(400, "The specified log group does not exist.")
         if stream not in streams:
-            return _error(400, "The specified log stream does not exist.") + (0,)
+            return _error(400, "The specified log stream does not exist.")
         events, skipped = _events_of(data)
         if skipped and self.strict:
-            return _error(400, f"{skipped} lines are not JSON") + (0,)
+            return _error(400, f"{skipped} lines are not JSON")
         with self._lock:
             self.skipped += skipped
         if events:
@@ -122,8 +139,12 @@ class IngestBulk:
         return 200, b"{}", [], len(events) + skipped
 
 
-def _error(status: int, message: str) -> Tuple[int, bytes, List[Tuple[str, str]]]:
-    return status, json.dumps({"message": message}).encode(), []
+_Reply = Tuple[int, bytes, List[Tuple[str, str]], int]
+
+
+def _error(status: int, message: str) -> _Reply:
+    """An answer refusing the request: (status, body, headers, lines read)."""
+    return status, json.dumps({"message": message}).encode(), [], 0
 
 
 def _first(query: Dict[str, List[str]], name: str) -> Optional[str]:
