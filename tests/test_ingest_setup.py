@@ -97,6 +97,7 @@ def test_the_endpoint_is_the_regions_by_default(monkeypatch: pytest.MonkeyPatch)
         ("log_group_tags", {"team": "a"}),
         ("kms_key_id", "arn:aws:kms:us-east-1:123456789012:key/abc"),
         ("log_group_class", "INFREQUENT_ACCESS"),
+        ("metrics_interval", 60),
     ],
 )
 def test_options_that_only_create_groups_are_refused(option: str, value: Any) -> None:

@@ -112,6 +112,12 @@ def check_transport(values: Mapping[str, Any]) -> None:
             f"transport={HTTP_INGEST!r} needs a bearer token: pass bearer_token=... or set"
             f" {TOKEN_VARIABLE}"
         )
+    if values.get("metrics_interval") is not None:
+        raise WatchtowerError(
+            f"metrics_interval={values['metrics_interval']:g} does not apply with"
+            f" transport={HTTP_INGEST!r}: the metrics go"
+            " to a stream of each process's own, which the ingestion endpoint can't create"
+        )
     for option, default in _GROUP_SETUP_OPTIONS.items():
         value = values.get(option, default)
         if value != default:
