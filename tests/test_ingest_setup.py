@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any, Dict, List
 
 import pytest
 import structlog
+from faultproxy import FaultProxy
 from helpers import ROOT, free_port, wait_for
 from ingest_support import (  # noqa: F401  (fixtures)
     TOKEN,
@@ -336,3 +338,44 @@ def test_capture_events_takes_in_what_an_http_ingest_handler_logs(logger: loggin
         logger.addHandler(handler)
         logger.info({"captured": True})
         assert captured.data() == [{"captured": True}]
+
+
+FORKER = textwrap.dedent(
+    """
+    import logging, os, sys
+    import wt_adapters
+
+    handler = wt_adapters.CloudWatchLogHandler(
+        log_group_name=sys.argv[1], log_stream_name="s", transport="http-ingest",
+        endpoint_url=sys.argv[2], send_interval=0.05,
+    )
+    log = logging.getLogger("forker")
+    log.propagate = False
+    log.addHandler(handler)
+    log.warning("parent before")
+    assert handler.flush(20)  # a kept-alive connection in the pool, inherited by the child
+    pid = os.fork()
+    if pid == 0:
+        log.warning("child")
+        os._exit(0 if handler.close(20) else 1)
+    log.warning("parent after")
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status), handler.close(20))
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_child_sends_on_connections_of_its_own(
+    ingest: LocalEndpoint, ingest_client: Any, group: str, tmp_path: Path
+) -> None:
+    make_stream(ingest_client, group)
+    with FaultProxy("127.0.0.1", ingest.port) as proxy:  # keeps connections alive
+        child = subprocess.run(
+            [sys.executable, "-c", FORKER, group, proxy.url],
+            capture_output=True, text=True, env=bare_env(tmp_path, **{TOKEN_VARIABLE: TOKEN}),
+            timeout=TIMEOUT,
+        )  # fmt: skip
+    assert child.returncode == 0 and child.stdout == "0 True\n", child.stderr
+    got = sorted(o["message"] for o in objects(ingest_client, group))
+    assert got == ["child", "parent after", "parent before"]
