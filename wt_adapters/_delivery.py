@@ -128,6 +128,10 @@ def judge_put(
                 f" {settings.retry.deadline:g} s; dropping {count} events: {error}",
             ),
         )
+    if error.kind is ErrorKind.NOT_FOUND and error.permanent:
+        # The transport can't create what is missing (the ingestion endpoint): say so, once.
+        missing = ("missing", f"CloudWatch Logs can't take events for {stream!r}: {error}")
+        return _retry(error, settings, past, now, missing, permanent=True)
     if error.kind is ErrorKind.NOT_FOUND and settings.create_log_stream:
         # The first time, create it at once; if it goes missing again, with backoff.
         at = now if past.count == 0 else now + settings.retry.delay(past.count + 1)

@@ -79,6 +79,7 @@ class Options(TypedDict, total=False):
     max_message_size: Union[int, str]
     endpoint_url: Optional[str]
     transport: str
+    bearer_token: Optional[str]
     max_queue_events: Union[int, str]
     max_queue_bytes: Union[int, str]
     queue_overflow: str

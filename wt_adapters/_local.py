@@ -28,6 +28,7 @@ from ._local_extras import (
     ApiError,
     Extras,
 )
+from ._local_ingest import IngestBulk
 
 #: Where the local endpoint listens: loopback only.
 HOST = "127.0.0.1"
@@ -301,6 +302,8 @@ class LocalEndpoint:
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
         self._app: Optional[_Middleware] = None
+        #: The stand-in for the HTTP ingestion endpoint (``/ingest/bulk``, bearer tokens).
+        self.ingest = IngestBulk(None)
 
     @property
     def url(self) -> str:
@@ -329,11 +332,12 @@ class LocalEndpoint:
         # Werkzeug logs every request at INFO; the endpoint should stay quiet.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         app = _Middleware(werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app))
+        self.ingest.app = app
         # moto's own request handler, where this moto has one (5.2 and later).
         handler = getattr(werkzeug_app, "MotoRequestHandler", None)
         extra: Dict[str, Any] = {"request_handler": handler} if handler is not None else {}
         try:
-            server = make_server(HOST, self.port, app, threaded=True, **extra)
+            server = make_server(HOST, self.port, self.ingest, threaded=True, **extra)
         except (OSError, SystemExit) as e:  # werkzeug exits when it can't bind
             raise WatchtowerError(
                 f"port={self.port}: cannot listen on {HOST}:{self.port}: {e}"

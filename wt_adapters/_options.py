@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from ._entity import parse_entity
 from ._errors import WatchtowerError
+from ._ingest_token import bearer_token, check_transport
 from ._rules import (
     MAX_BATCH_BYTES,
     MAX_BATCH_COUNT,
@@ -394,6 +395,9 @@ OPTIONS: Dict[str, Option] = {
                "How events reach CloudWatch: `\"auto\"` (today: through boto3),"
                " `\"boto3\"` (every call through boto3) or `\"http-ingest\"` (the HTTP"
                " ingestion endpoint, with a bearer token)."),
+        Option("bearer_token", None, bearer_token, "str",
+               "CloudWatch Logs API key for `transport=\"http-ingest\"` (only there); by"
+               " default `WT_ADAPTERS_BEARER_TOKEN`. Never shown in reprs or messages."),
         Option("max_queue_events", 100_000, integer(1), "int",
                "Most events held in memory waiting to be sent."),
         Option("max_queue_bytes", 64 * 1024 * 1024, integer(MAX_BATCH_BYTES), "int",
@@ -517,6 +521,7 @@ def check_together(values: Mapping[str, Any]) -> None:
             "field_indexes is applied to a log group the package creates, and"
             " create_log_group=False creates none"
         )
+    check_transport(values)
     batch, message = values.get("max_batch_size"), values.get("max_message_size")
     if batch is not None and message is not None and batch < message:
         raise WatchtowerError(

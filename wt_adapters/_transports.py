@@ -71,7 +71,20 @@ def _user_client_sender(client: Any) -> Transport:
     return BotoSender(client)
 
 
+def _http_ingest(values: Mapping[str, Any]) -> Choice:
+    """CloudWatch Logs' HTTP ingestion endpoint with a bearer token: no boto3, no credentials."""
+    from ._ingest import IngestTransport, ingest_url
+    from ._ingest_token import TOKEN_VARIABLE, token_from_env
+
+    token = values["bearer_token"] or token_from_env()
+    if token is None:  # the options' check says so first; the environment may have changed
+        raise WatchtowerError(f"transport='http-ingest' needs bearer_token= or {TOKEN_VARIABLE}")
+    url = ingest_url(values["endpoint_url"])
+    return Choice(("ingest", url, token.fingerprint), lambda: IngestTransport(url, token))
+
+
 _BUILDERS: Dict[str, Callable[[Mapping[str, Any]], Choice]] = {
     "auto": _auto,
     "boto3": _boto3,
+    "http-ingest": _http_ingest,
 }

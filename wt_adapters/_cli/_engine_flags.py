@@ -35,6 +35,7 @@ EXCLUDED: Dict[str, str] = {
     "trace_id": "a command reading lines has no trace of its own to add",
     "flush_on_sigterm": "a command stops on SIGTERM itself, then delivers what it read",
     "entity": "a nested dict (or \"auto\"), set in Python: see docs/entity.md",
+    "bearer_token": "a secret, which a command line would show to ps: WT_ADAPTERS_BEARER_TOKEN",
 }
 
 #: The metavar a flag of each option kind shows (booleans take no value).

@@ -110,15 +110,18 @@ def pipe(
     namer = StreamNamer(options["log_stream_name"], "log_stream_name")
     inputs = open_inputs(files)  # a file that can't be read fails before any AWS call
     try:
-        client = make_client(aws, engine=True)
-        exists = check_reachable(client, aws, group)
-        if exists is False and not options["create_log_group"]:
-            no = speak.negations["create_log_group"]
-            raise AwsProblem(
-                f"log group {group!r} does not exist at {aws.describe()}, and {no}"
-                f" was given: create it, or leave out {no}"
-            )
-        destination = Destination(**options, **queues, boto3_client=client)
+        if options["transport"] == "http-ingest":  # a bearer token alone: no boto3, no credentials
+            destination = Destination(**options, **queues, endpoint_url=aws.endpoint_url)
+        else:
+            client = make_client(aws, engine=True)
+            exists = check_reachable(client, aws, group)
+            if exists is False and not options["create_log_group"]:
+                no = speak.negations["create_log_group"]
+                raise AwsProblem(
+                    f"log group {group!r} does not exist at {aws.describe()}, and {no}"
+                    f" was given: create it, or leave out {no}"
+                )
+            destination = Destination(**options, **queues, boto3_client=client)
     except WatchtowerError as e:  # what only the engine can check (a spool directory, ...)
         close_inputs(inputs)
         raise click.UsageError(speak(str(e)), ctx) from None
