@@ -20,7 +20,10 @@ from .format import ACKED, KEY_SHIFT, SENDING
 from .replay import DiskOnly, Replay, give_back
 from .segments import SegmentWriter
 from .state import Keys
-from .thread import SpoolThread
+from .thread import SpoolThread, held
+
+#: At least this long (seconds) a close waits for the spool's files, past its deadline if need be.
+LAST_WRITE = 0.5
 
 
 class Spool:
@@ -124,10 +127,13 @@ class Spool:
             self._thread.start()
         return key << KEY_SHIFT
 
-    def detach(self, engine: SpoolClient) -> bool:
-        """Write what `engine` handed over and forget it; return whether it was the last."""
-        with contextlib.suppress(Exception), self._io:
-            if self.off is None and not self._closed:
+    def detach(self, engine: SpoolClient, timeout: Optional[float] = None) -> bool:
+        """Write what `engine` handed over and forget it; return whether it was the last.
+
+        Waits for the files up to `timeout` (None: as long as they take).
+        """
+        with contextlib.suppress(Exception), held(self._io, timeout) as had:
+            if had and self.off is None and not self._closed:
                 self._write_pending()
         return self._engines.remove(engine)
 
@@ -136,10 +142,11 @@ class Spool:
 
         Returns what waits on disk.
         """
-        if not self.detach(engine):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.detach(engine, timeout):
             return {}
         self._forget(self)
-        return self.close(timeout)
+        return self.close(None if deadline is None else deadline - time.monotonic())
 
     def engines(self) -> List[SpoolClient]:
         """The open engines that use the spool."""
@@ -369,8 +376,10 @@ class Spool:
         With nothing left, the writer's lock file goes too; otherwise the lock is
         released, so that the next process (or a live one) adopts the rest. Waits
         for the spool thread within `timeout` (None: 5 s at most for it, then
-        as long as its files take); a thread stuck in a system call past it
-        leaves the files as they are.
+        as long as its files take), and for its files at least `LAST_WRITE`
+        (the last write keeps what is left for the next start; a pass takes
+        milliseconds); a thread stuck in a system call past that leaves the
+        files as they are.
         """
         with self._lock:
             if self._closed:
@@ -380,18 +389,16 @@ class Spool:
         self._thread.stop(5.0 if timeout is None else min(5.0, max(0.0, timeout)))
         if self._pid != os.getpid():
             return {}
-        wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
-        if not self._io.acquire(timeout=wait):
-            self._engines.stop()
-            return {}
-        try:
+        wait = None if deadline is None else max(LAST_WRITE, deadline - time.monotonic())
+        with held(self._io, wait) as had:
+            if not had:  # the spool thread is stuck in a system call: the files stay as they are
+                self._engines.stop()
+                return {}
             with contextlib.suppress(OSError):
                 self._last_write()
             self._engines.stop()
             left = self._writer.waiting(self._keys) if self._writer.segments else {}
             self._writer.close_files(remove_lock=True)
-        finally:
-            self._io.release()
         return left
 
     def _last_write(self) -> None:
