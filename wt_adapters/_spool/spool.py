@@ -130,9 +130,11 @@ class Spool:
     def detach(self, engine: SpoolClient, timeout: Optional[float] = None) -> bool:
         """Write what `engine` handed over and forget it; return whether it was the last.
 
-        Waits for the files up to `timeout` (None: as long as they take).
+        Waits for the files up to `timeout` (None: as long as they take), and at
+        least `LAST_WRITE`: what it writes is what the next start gets.
         """
-        with contextlib.suppress(Exception), held(self._io, timeout) as had:
+        wait = None if timeout is None else max(LAST_WRITE, timeout)
+        with contextlib.suppress(Exception), held(self._io, wait) as had:
             if had and self.off is None and not self._closed:
                 self._write_pending()
         return self._engines.remove(engine)
