@@ -200,13 +200,15 @@ def test_a_segment_with_a_torn_last_record_is_read_up_to_it_and_counted(
     waiting = _spool.summary(tmp_path)
     assert waiting.events == 300 and waiting.torn == 1
 
-    counts = _recovery.deliver(tmp_path, endpoint_url=endpoint, timeout=30)
+    with pytest.warns(WatchtowerWarning, match=r"ends in a record cut short.* 300 events kept"):
+        counts = _recovery.deliver(tmp_path, endpoint_url=endpoint, timeout=30)
     assert counts["torn"] == 1 and counts["adopted"] == 300 and counts["delivered"], counts
     assert sorted(messages(client, group, "s")) == sorted(f"record {i}" for i in range(300))
     assert segments(tmp_path) == []
+    assert os.listdir(tmp_path / "quarantine") == [name]  # what could not be read is kept
 
 
-def test_a_corrupt_record_ends_the_reading_of_its_file_without_an_exception(
+def test_a_corrupt_record_is_skipped_and_the_reading_goes_on_at_the_next(
     tmp_path: Path,
 ) -> None:
     good = _spool.encode_run(0, "g", [("s", 1, "one")])
@@ -214,10 +216,11 @@ def test_a_corrupt_record_ends_the_reading_of_its_file_without_an_exception(
     bad[-1] ^= 0xFF  # a flipped bit: the checksum no longer matches
     after = _spool.encode_run(2, "g", [("s", 3, "three")])
     contents = _spool.parse_segment(good + bytes(bad) + after)
-    assert contents.torn and list(contents.events) == [0]
-    huge = (2**31).to_bytes(4, "big") + b"\0\0\0\0"
+    assert list(contents.events) == [0, 2]
+    assert contents.corrupt == 1 and not contents.torn and contents.unread_bytes == len(bad)
+    huge = _spool.format.MAGIC + (2**31).to_bytes(4, "big") + b"\0\0\0\0"
     assert _spool.parse_segment(good + huge).torn
-    assert not _spool.parse_segment(good).torn
+    assert not _spool.parse_segment(good).damaged
 
 
 def test_acked_events_are_not_sent_again_and_sending_ones_are_counted(tmp_path: Path) -> None:

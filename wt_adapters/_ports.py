@@ -89,7 +89,7 @@ class Durability(Protocol):
 
     def stats(self) -> Dict[str, Any]: ...
 
-    def release(self, client: Any) -> Dict[str, int]: ...
+    def release(self, client: Any, timeout: Optional[float] = None) -> Dict[str, int]: ...
 
 
 class NoSpool:
@@ -129,7 +129,7 @@ class NoSpool:
     def stats(self) -> Dict[str, Any]:
         return {}
 
-    def release(self, client: Any) -> Dict[str, int]:
+    def release(self, client: Any, timeout: Optional[float] = None) -> Dict[str, int]:
         return {}
 
 

@@ -280,7 +280,7 @@ class Engine:
         why = f" (last error: {last_error})" if last_error else ""
         kept += self.disk_waiting()
         spool = self.spool
-        spool.release(self)
+        spool.release(self, None if deadline is None else deadline - time.monotonic())
         if kept and not spool.quiet:
             report(
                 f"{kept} events for log group {self._group!r} were not delivered before"

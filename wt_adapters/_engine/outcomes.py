@@ -232,7 +232,9 @@ class Outcomes:
         """
         h = self.handovers
         spool = h.spool
-        if spool.off is not None:  # no spool, or it is off: nothing on disk to tell
+        if spool.off is not None:  # no spool, or it is off: only what it wrote before is there
+            if spool.max_bytes and dropped != "close_timeout":  # given up: stays for the next
+                spool.settle([e[4] for e in events if e[4] >= 0])
             return 0
         group = self.settings.log_group_name
         if dropped == "close_timeout":

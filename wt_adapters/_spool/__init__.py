@@ -10,9 +10,12 @@ what was logged in the last interval. The next process using the directory
 
 The package, by concern (each module imports only those before it here):
 
-- `format`: file names, record framing and checksums, reading a segment back;
+- `format`: file names, record framing and checksums, reading a segment back
+  (skipping bad records), reading a file without blocking;
 - `dead_letter`: the shared file of events refused for good, and its rotation;
+- `damage`: files that can't be read in full, said once and moved to ``quarantine/``;
 - `summary`: the writers a directory holds, and what waits there (`summary`);
+- `state`: what this writer keeps in memory of its segments (keys, each event's state);
 - `segments`: this writer's segment files (runs, marks, sealing, deleting);
 - `replay`: events kept on disk only, read back into engines as they drain;
 - `adopt`: taking over the files of writers that are gone;
@@ -24,7 +27,7 @@ The package, by concern (each module imports only those before it here):
 The API for the command line: ``summary(directory) -> Summary``, what waits
 in a spool directory, read without changing anything: per (group, stream) the
 events, bytes and oldest event's timestamp; dead letters; writers live and
-gone; torn records.
+gone; files that end cut short, and bad records skipped.
 """
 
 from .adopt import ADOPT_INTERVAL

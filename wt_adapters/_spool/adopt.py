@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import threading
 import time
 from typing import Callable, Dict, List, Tuple
@@ -25,9 +26,10 @@ from .._errors import WatchtowerWarning
 from .._ports import Handover, QueuedEvent
 from .._report import report
 from .._rules import EVENT_OVERHEAD
-from .format import KEY_SHIFT, lock_name, parse_segment, read_file
+from .damage import Damage
+from .format import KEY_SHIFT, is_irregular, lock_name, parse_segment, read_file
 from .replay import DiskOnly, EngineFor
-from .segments import Keys
+from .state import Keys
 from .summary import writers_in
 
 #: How often a spool looks for gone writers to adopt (seconds).
@@ -45,7 +47,13 @@ class Adopter:
     """Finds gone writers in the directory and copies their events into this writer's spool."""
 
     def __init__(
-        self, directory: str, writer: str, keys: Keys, disk_only: DiskOnly, claim: Claim
+        self,
+        directory: str,
+        writer: str,
+        keys: Keys,
+        disk_only: DiskOnly,
+        claim: Claim,
+        damage: Damage,
     ) -> None:
         self.directory = directory
         self.writer = writer
@@ -61,8 +69,8 @@ class Adopter:
         self._group_keys: Dict[str, int] = {}
         self.adopted = 0
         self.possible_duplicates = 0
-        #: Adopted segments that ended in a torn or corrupt record.
-        self.torn = 0
+        #: Adopted segments that could not be read in full are counted and put away there.
+        self._damage = damage
         self._next_pass = 0.0
         #: Passes done, and the pass asked for (by `ask`).
         self.passes = 0
@@ -121,12 +129,14 @@ class Adopter:
             if writer == self.writer or stop():
                 continue
             path = os.path.join(self.directory, lock_name(writer))
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:  # never waits: a FIFO named like a lock file is left alone
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
             except OSError:
                 continue
             try:
                 try:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        continue
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
                     continue  # a live writer
@@ -149,6 +159,9 @@ class Adopter:
         one segment at a time; each is deleted once its copy is on disk.
         """
         for _, path in segments:
+            if is_irregular(path):  # a FIFO would block a read: never opened
+                self._damage.irregular(path)
+                continue
             data = read_file(path)
             if data is None:
                 continue
@@ -161,8 +174,6 @@ class Adopter:
             if copy and not self._claim(copy, len(data)):
                 self._defer(path, copy)
                 return False  # the rest stay on disk for a later pass
-            if contents.torn:
-                self.torn += 1
             duplicates: Dict[str, int] = {}
             held: Dict[str, int] = {}
             with self._lock:
@@ -186,8 +197,11 @@ class Adopter:
                     self._disk_only.add(group, n)
             if not commit():
                 return False  # not copied: the old files stay for the next process
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            if self._damage.found(path, contents, sum(held.values())):
+                self._damage.put_away(path)  # what could not be read is not deleted
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
             self.adopted += sum(held.values())
             for group, n in duplicates.items():
                 self.possible_duplicates += n

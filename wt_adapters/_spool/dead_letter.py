@@ -34,7 +34,8 @@ DEAD_LETTER_BYTES = 16 * 1024 * 1024
 LOCK_WAIT = 1.0
 #: Not a writer's lock: a writer's name holds no dot.
 _LOCK = DEAD_LETTER + ".lock"
-_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+#: O_NONBLOCK: a FIFO named like the file fails at once (ENXIO) instead of waiting for a reader.
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def encode_letters(
@@ -68,7 +69,7 @@ def _rotation_lock(path: str) -> Iterator[bool]:
     import fcntl
 
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
     except OSError:
         yield False
         return

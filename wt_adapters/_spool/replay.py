@@ -9,8 +9,10 @@ from .._errors import WatchtowerWarning
 from .._ports import Handover, LoadedEvent, SpoolClient
 from .._report import report
 from .._rules import EVENT_OVERHEAD
+from .damage import Damage
 from .format import SegmentContents, parse_segment, read_file
-from .segments import Keys, Segment, SegmentWriter
+from .segments import SegmentWriter
+from .state import Keys, Segment
 
 #: How many disk-only events are loaded back into an engine at once, at most.
 LOAD_BATCH = 50_000
@@ -66,12 +68,14 @@ def give_back(
 class Replay:
     """Reads disk-only events back from this writer's segments for their engines."""
 
-    def __init__(self, writer: SegmentWriter, keys: Keys, disk_only: DiskOnly) -> None:
+    def __init__(
+        self, writer: SegmentWriter, keys: Keys, disk_only: DiskOnly, damage: Damage
+    ) -> None:
         self._writer = writer
         self._keys = keys
         self._disk_only = disk_only
-        #: Segments that could not be read back in full.
-        self.torn = 0
+        #: Segments that could not be read back in full are counted there (once each).
+        self._damage = damage
 
     def load_back(
         self, engine_for: EngineFor, io: ContextManager[object], working: Callable[[], bool]
@@ -123,16 +127,15 @@ class Replay:
                     continue
                 nbytes += len(message) + EVENT_OVERHEAD
                 loaded.append(LoadedEvent(stream, timestamp, message, seq))
-            if contents.torn or data is None:
+            if contents.damaged or data is None:
                 self._lose_unreadable(seg, contents)
         return loaded
 
     def _lose_unreadable(self, seg: Segment, contents: SegmentContents) -> None:
         """What can't be read back is lost: settle it, so that the segment can go."""
+        seg.damaged = True  # moved aside, not deleted, once settled
+        self._damage.found(seg.path, contents, len(contents.events))
         lost = seg.settle_missing(contents.events, self._keys)
-        if not lost:
-            return
-        self.torn += 1
         for group, n in lost.items():
             self._disk_only.add(group, -n)
             report(

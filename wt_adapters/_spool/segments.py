@@ -15,9 +15,8 @@ import contextlib
 import itertools
 import operator
 import os
-import threading
 import time
-from typing import Container, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .._ports import Handover
 from .format import (
@@ -33,6 +32,7 @@ from .format import (
     write_all,
     writer_id,
 )
+from .state import DISK_ONLY, IN_MEMORY, SETTLED, Keys, Range, Segment
 
 #: A segment is sealed (and a new one begun) past this many bytes...
 SEGMENT_BYTES = 4 * 1024 * 1024
@@ -41,90 +41,9 @@ SEGMENT_SECONDS = 5.0
 #: Message bytes per run record, at most (a longer sync is written as several runs).
 RUN_BYTES = 1024 * 1024
 
-#: A segment event's state in memory.
-IN_MEMORY, SETTLED, DISK_ONLY = 0, 1, 2
 _SIZE = operator.itemgetter(2)
-
-
-class Keys:
-    """The keys of the spool's event sources (engines, adopted log groups), and each one's group."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next = 1
-        self._groups: Dict[int, str] = {}
-
-    def new(self, group: str) -> int:
-        with self._lock:
-            key = self._next
-            self._next += 1
-            self._groups[key] = group
-            return key
-
-    def group(self, key: int) -> str:
-        return self._groups[key]
-
-    def after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
-
-
-class Range:
-    """One source's events in a segment: consecutive sequence numbers from `start`."""
-
-    __slots__ = ("start", "state")
-
-    def __init__(self, start: int) -> None:
-        self.start = start
-        #: One byte per event: in memory, settled, or on disk only.
-        self.state = bytearray()
-
-
-class Segment:
-    """One of this writer's segment files, and the state of each of its events."""
-
-    __slots__ = ("dirty", "disk_only", "fd", "named", "nbytes", "number", "opened", "path",
-                 "ranges", "sealed", "unsettled")  # fmt: skip
-
-    def __init__(self, number: int, path: str, fd: int) -> None:
-        self.number = number
-        self.path = path
-        self.fd = fd
-        self.nbytes = 0
-        #: Each source's events here, by its key (a sequence number's top bits).
-        self.ranges: Dict[int, Range] = {}
-        self.unsettled = 0
-        #: Events on disk only, per log group.
-        self.disk_only: Dict[str, int] = {}
-        self.opened = time.monotonic()
-        self.sealed = False
-        #: Events written since its last fsync; whether its name is on disk (the directory synced).
-        self.dirty = False
-        self.named = False
-
-    def take_back(self, seq: int, group: str) -> bool:
-        """Mark disk-only event `seq` (of `group`) as in memory again; False if it isn't one."""
-        r = self.ranges.get(seq >> KEY_SHIFT)
-        if r is None:
-            return False
-        i = seq - r.start
-        if not 0 <= i < len(r.state) or r.state[i] != DISK_ONLY:
-            return False
-        r.state[i] = IN_MEMORY
-        self.disk_only[group] -= 1
-        return True
-
-    def settle_missing(self, present: Container[int], keys: Keys) -> Dict[str, int]:
-        """Settle the disk-only events not in `present` (unreadable); return how many, by group."""
-        lost: Dict[str, int] = {}
-        for key, r in self.ranges.items():
-            group = keys.group(key)
-            for i, state in enumerate(r.state):
-                if state == DISK_ONLY and r.start + i not in present:
-                    r.state[i] = SETTLED
-                    self.unsettled -= 1
-                    self.disk_only[group] -= 1
-                    lost[group] = lost.get(group, 0) + 1
-        return lost
+#: A "sending" or "acked" mark: its kind and sequence numbers.
+Mark = Tuple[bytes, List[int]]
 
 
 class SegmentWriter:
@@ -144,6 +63,9 @@ class SegmentWriter:
         self._next_number = 0
         self._lock_fd = -1
         self._fsynced_at = time.monotonic()
+        #: Events settled whose "acked" mark never reached their segment, left at close:
+        #: the next start sends them again.
+        self.unmarked_left = 0
 
     # ------------------------------------------------------------ the lock
 
@@ -156,7 +78,7 @@ class SegmentWriter:
         import fcntl
 
         path = os.path.join(self.directory, lock_name(self.writer))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -237,7 +159,8 @@ class SegmentWriter:
         number = self._next_number
         self._next_number += 1
         path = os.path.join(self.directory, segment_name(self.writer, number))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(path, flags, 0o600)  # O_NONBLOCK: a FIFO there fails instead of waiting
         seg = Segment(number, path, fd)
         data = encode_header(self.writer)
         write_all(fd, data)
@@ -261,7 +184,11 @@ class SegmentWriter:
         return (seg, offset, r.state) if offset < len(r.state) else None
 
     def write_marks(self, marks: List[Tuple[bytes, List[int]]]) -> int:
-        """Apply and write "sending" and "acked" marks, range by range."""
+        """Apply and write "sending" and "acked" marks, range by range.
+
+        They are applied even if a write fails (raising OSError after the rest
+        are tried): the "acked" ones not written are tried again by `retry_unmarked`.
+        """
         by_segment: Dict[Tuple[int, bytes], Tuple[Segment, List[List[int]]]] = {}
         for kind, seqs in marks:
             for first, count in ranges(seqs):
@@ -286,14 +213,52 @@ class SegmentWriter:
                     by_segment[key][1].append([first, take])
                     first, count = first + take, count - take
         added = 0
+        failed: Optional[OSError] = None
         for (_, kind), (seg, found_ranges) in by_segment.items():
-            if seg.fd < 0:
-                continue  # deleted meanwhile
-            data = encode_record(kind + dumps(found_ranges))
-            write_all(seg.fd, data)
-            seg.nbytes += len(data)
-            added += len(data)
+            try:
+                added += self._write_mark(seg, kind, found_ranges)
+            except OSError as e:
+                failed = e
+                if kind == ACKED:
+                    seg.unmarked.extend(found_ranges)
+        if failed is not None:
+            raise failed
         return added
+
+    def _write_mark(self, seg: Segment, kind: bytes, found: List[List[int]]) -> int:
+        if seg.fd < 0:
+            return 0  # deleted meanwhile
+        data = encode_record(kind + dumps(found))
+        write_all(seg.fd, data)
+        seg.nbytes += len(data)
+        return len(data)
+
+    def retry_unmarked(self) -> None:
+        """Write the "acked" marks that could not be written, where the disk lets now."""
+        for seg in self.segments:
+            if seg.unmarked and seg.unsettled:  # one all settled is deleted: no mark needed
+                with contextlib.suppress(OSError):
+                    self._write_mark(seg, ACKED, seg.unmarked)
+                    seg.unmarked = []
+
+    def settle_off(
+        self, marks: List[Tuple[bytes, List[int]]], put_away: Callable[[str], None]
+    ) -> None:
+        """Once the spool is off: apply `marks`, write them where the disk lets, and delete
+        (or `put_away`) the segments all settled, so that the next start sends none again."""
+        with contextlib.suppress(OSError):  # applied in memory even if not written
+            self.write_marks(marks)
+        self.retry_unmarked()
+        self.delete_settled(put_away)
+
+    def close_out(self, put_away: Callable[[str], None]) -> None:
+        """At close: seal, delete (or `put_away`) what is settled, and count the settled
+        events whose segment stays without their "acked" mark (the next start sends them)."""
+        self.seal_if_due(now=True)
+        self.delete_settled(put_away)
+        self.unmarked_left += sum(
+            count for seg in self.segments if seg.unsettled for _, count in seg.unmarked
+        )
 
     # ------------------------------------------------------ sealing, deleting
 
@@ -340,8 +305,11 @@ class SegmentWriter:
                 os.close(fd)
             seg.named = True
 
-    def delete_settled(self) -> int:
-        """Delete the sealed segments whose events are all settled; return the bytes freed."""
+    def delete_settled(self, put_away: Callable[[str], None] = os.unlink) -> int:
+        """Delete the sealed segments whose events are all settled; return the bytes freed.
+
+        A damaged one (`Segment.damaged`) is handed to `put_away` instead.
+        """
         done = [s for s in self.segments if s.sealed and s.unsettled == 0]
         if not done:
             return 0
@@ -350,8 +318,11 @@ class SegmentWriter:
             if seg.fd >= 0:
                 os.close(seg.fd)
                 seg.fd = -1
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(seg.path)
+            if seg.damaged:
+                put_away(seg.path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(seg.path)
             freed += seg.nbytes
         gone = {id(s) for s in done}
         self.segments = [s for s in self.segments if id(s) not in gone]

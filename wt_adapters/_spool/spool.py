@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._errors import WatchtowerWarning
@@ -12,12 +13,17 @@ from .._ports import Handover, SpoolClient
 from .._report import report
 from .adopt import Adopter
 from .budget import Budget
+from .damage import Damage
 from .dead_letter import DeadLetters
 from .engines import Engines, MakeEngine
 from .format import ACKED, KEY_SHIFT, SENDING
 from .replay import DiskOnly, Replay, give_back
-from .segments import Keys, SegmentWriter
-from .thread import SpoolThread
+from .segments import SegmentWriter
+from .state import Keys
+from .thread import SpoolThread, held
+
+#: At least this long (seconds) a close waits for the spool's files, past its deadline if need be.
+LAST_WRITE = 0.5
 
 
 class Spool:
@@ -74,10 +80,10 @@ class Spool:
         self._writer = SegmentWriter(self.directory)
         self._budget = Budget(self.directory, self._writer.writer, self.max_bytes)
         self._disk_only = DiskOnly()
-        self._replay = Replay(self._writer, self._keys, self._disk_only)
-        self._adopter = Adopter(
-            self.directory, self._writer.writer, self._keys, self._disk_only, self._claim
-        )
+        self._damage = Damage(self.directory)
+        self._replay = Replay(self._writer, self._keys, self._disk_only, self._damage)
+        self._adopter = Adopter(self.directory, self._writer.writer, self._keys, self._disk_only,
+                                self._claim, self._damage)  # fmt: skip
         self._dead = DeadLetters(self.directory)
         self._thread = SpoolThread(
             self.directory, self.sync_interval, self._adopter, self._begin, self._look, self._done
@@ -101,9 +107,10 @@ class Spool:
 
     @property
     def figures(self) -> Dict[str, int]:
-        """Counts since the spool began: unreadable segments, dead letters, adopted events."""
-        torn = self._replay.torn + self._adopter.torn
-        return {"spool_torn": torn, **self._dead.figures(), **self._adopter.figures()}
+        """Counts since the spool began: damage, dead letters, adopted events, unmarked acks."""
+        unmarked = {"spool_unmarked": self._writer.unmarked_left}
+        return {**self._damage.figures(), **self._dead.figures(), **self._adopter.figures(),
+                **unmarked}  # fmt: skip
 
     # ------------------------------------------------------------ engines
 
@@ -120,22 +127,28 @@ class Spool:
             self._thread.start()
         return key << KEY_SHIFT
 
-    def detach(self, engine: SpoolClient) -> bool:
-        """Write what `engine` handed over and forget it; return whether it was the last."""
-        with contextlib.suppress(Exception), self._io:
-            if self.off is None and not self._closed:
+    def detach(self, engine: SpoolClient, timeout: Optional[float] = None) -> bool:
+        """Write what `engine` handed over and forget it; return whether it was the last.
+
+        Waits for the files up to `timeout` (None: as long as they take), and at
+        least `LAST_WRITE`: what it writes is what the next start gets.
+        """
+        wait = None if timeout is None else max(LAST_WRITE, timeout)
+        with contextlib.suppress(Exception), held(self._io, wait) as had:
+            if had and self.off is None and not self._closed:
                 self._write_pending()
         return self._engines.remove(engine)
 
-    def release(self, engine: SpoolClient) -> Dict[str, int]:
-        """Detach a closing engine; close the spool if it was the last.
+    def release(self, engine: SpoolClient, timeout: Optional[float] = None) -> Dict[str, int]:
+        """Detach a closing engine; close the spool if it was the last (within `timeout`).
 
         Returns what waits on disk.
         """
-        if not self.detach(engine):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.detach(engine, timeout):
             return {}
         self._forget(self)
-        return self.close()
+        return self.close(None if deadline is None else deadline - time.monotonic())
 
     def engines(self) -> List[SpoolClient]:
         """The open engines that use the spool."""
@@ -160,10 +173,9 @@ class Spool:
 
     def settle(self, seqs: List[int]) -> None:
         """Note that `seqs` are settled (sent, or refused for good): they need no disk."""
-        if seqs:
-            with self._lock:
-                if self.off is None:
-                    self._marks.append((ACKED, seqs))
+        if seqs and (self.off is None or self._writer.segments):
+            with self._lock:  # once off, still applied to what was written before (`_tidy_off`)
+                self._marks.append((ACKED, seqs))
 
     def dead_letter(
         self, group: str, stream: str, events: List[Tuple[int, str]], reason: str
@@ -276,6 +288,7 @@ class Spool:
         """
         with self._io:
             if self.off is not None:
+                self._tidy_off()
                 return
             if count:
                 self._budget.share(self._write_pending)
@@ -284,7 +297,7 @@ class Spool:
             if fsync and self.fsync_interval:
                 self._writer.fsync_if_due(self.fsync_interval)
             self._writer.seal_if_due(now=seal)
-            self._writer.delete_settled()  # the room it frees is counted at the next count
+            self._writer.delete_settled(self._damage.put_away)  # room counted at the next count
 
     def _claim(self, copy: int, old: int) -> bool:
         """Whether a gone writer's segment (`old` bytes, `copy` to write) may be adopted now."""
@@ -325,6 +338,12 @@ class Spool:
             self._writer.fsync_current()
             return True
 
+    def _tidy_off(self) -> None:
+        """Once off, settle what was written before (io lock held; `SegmentWriter.settle_off`)."""
+        with self._lock:
+            marks, self._marks = self._marks, []
+        self._writer.settle_off(marks, self._damage.put_away)
+
     def waiting(self) -> Dict[str, int]:
         """Events on disk, by log group, that are not settled."""
         with self._io:
@@ -344,7 +363,6 @@ class Spool:
             if self.off is not None:
                 return
             self.off = f"{type(error).__name__}: {error}"
-            self._marks = []
         engines = self._engines.attached()
         self._dead.drop_pending()
         rest = list(unwritten or [])
@@ -352,35 +370,51 @@ class Spool:
         rest.extend((engine.group, engine.spool_stop()) for engine in engines)
         _say_off(self.directory, self.off)
         give_back(rest, self._engine_for, self._disk_only)
+        self._writer.seal_if_due(now=True)  # nothing more is written to it; deleted once settled
 
-    def close(self) -> Dict[str, int]:
+    def close(self, timeout: Optional[float] = None) -> Dict[str, int]:
         """Write what is left, delete settled segments; return what still waits on disk, by group.
 
         With nothing left, the writer's lock file goes too; otherwise the lock is
-        released, so that the next process (or a live one) adopts the rest.
+        released, so that the next process (or a live one) adopts the rest. Waits
+        for the spool thread within `timeout` (None: 5 s at most for it, then
+        as long as its files take), and for its files at least `LAST_WRITE`
+        (the last write keeps what is left for the next start; a pass takes
+        milliseconds); a thread stuck in a system call past that leaves the
+        files as they are.
         """
         with self._lock:
             if self._closed:
                 return {}
             self._closed = True
-        self._thread.stop(5.0)
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        self._thread.stop(5.0 if timeout is None else min(5.0, max(0.0, timeout)))
         if self._pid != os.getpid():
             return {}
-        with contextlib.suppress(OSError), self._io:
-            if self.off is None:
-                self._closed = False  # so that the last pass writes
-                try:
-                    self._write_pending()
-                finally:
-                    self._closed = True
-            self._writer.seal_if_due(now=True)
-            if self.off is None:
-                self._writer.delete_settled()
-            self._budget.reserve(0)
-        self._engines.stop()
-        left = self.waiting() if self._writer.segments else {}
-        self._writer.close_files(remove_lock=True)
+        wait = None if deadline is None else max(LAST_WRITE, deadline - time.monotonic())
+        with held(self._io, wait) as had:
+            if not had:  # the spool thread is stuck in a system call: the files stay as they are
+                self._engines.stop()
+                return {}
+            with contextlib.suppress(OSError):
+                self._last_write()
+            self._engines.stop()
+            left = self._writer.waiting(self._keys) if self._writer.segments else {}
+            self._writer.close_files(remove_lock=True)
         return left
+
+    def _last_write(self) -> None:
+        """Write what is left, seal, delete what is settled, reserve nothing (io lock held)."""
+        if self.off is None:
+            self._closed = False  # so that the last pass writes
+            try:
+                self._write_pending()
+            finally:
+                self._closed = True
+        if self.off is not None:
+            self._tidy_off()
+        self._writer.close_out(self._damage.put_away)
+        self._budget.reserve(0)
 
     def after_fork_in_child(self) -> None:
         """A forked child is a new writer: drop the parent's files (no lock is taken)."""

@@ -39,7 +39,7 @@ def lock_is_held(path: str) -> bool:
     import fcntl
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO: no wait
     except OSError:
         return False
     try:
@@ -79,6 +79,8 @@ class Summary:
     possible_duplicates: int
     #: Bytes of segment files in all.
     segment_bytes: int
+    #: Bad records skipped inside segment files (their good records are read).
+    corrupt: int = 0
 
     @property
     def events(self) -> int:
@@ -95,6 +97,7 @@ class Summary:
             "torn": self.torn,
             "possible_duplicates": self.possible_duplicates,
             "segment_bytes": self.segment_bytes,
+            "corrupt": self.corrupt,
         }
 
 
@@ -113,19 +116,20 @@ def summary(directory: str | os.PathLike[str]) -> Summary:
     except OSError as e:
         raise WatchtowerError(f"spool_dir={path!r} can't be read: {e}") from None
     per_stream: Dict[Tuple[str, str], List[int]] = {}
-    live = gone = torn = duplicates = segment_bytes = 0
+    live = gone = torn = corrupt = duplicates = segment_bytes = 0
     for writer, segments in sorted(writers_in(path).items()):
         if lock_is_held(os.path.join(path, lock_name(writer))):
             live += 1
         else:
             gone += 1
         for _, seg_path in segments:  # one at a time: each holds its events' marks
-            data = read_file(seg_path)
+            data = read_file(seg_path)  # None for a FIFO or a device: never waited on
             if data is None:
                 continue
             segment_bytes += len(data)
             contents = parse_segment(data)
             torn += contents.torn
+            corrupt += contents.corrupt
             for seq, (group, stream, timestamp, message) in contents.events.items():
                 if seq in contents.acked:
                     continue
@@ -140,4 +144,4 @@ def summary(directory: str | os.PathLike[str]) -> Summary:
         for (group, stream), (n, nbytes, oldest) in sorted(per_stream.items())
     ]
     dead = count_dead_letters(path)
-    return Summary(path, streams, dead, live, gone, torn, duplicates, segment_bytes)
+    return Summary(path, streams, dead, live, gone, torn, duplicates, segment_bytes, corrupt)

@@ -6,7 +6,7 @@ import contextlib
 import sys
 import threading
 import traceback
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from .._threads import thread_state
 from .adopt import Adopter
@@ -98,3 +98,14 @@ def _say_failed(directory: str, error: Exception) -> None:
             f"wt_adapters: the spool thread for {directory!r} failed: {error!r}\n"
             + "".join(traceback.format_exception(type(error), error, error.__traceback__))
         )
+
+
+@contextlib.contextmanager
+def held(lock: threading.Lock, timeout: Optional[float]) -> Iterator[bool]:
+    """Hold `lock` if it can be had within `timeout` (None: however long); yield whether it was."""
+    had = lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
+    try:
+        yield had
+    finally:
+        if had:
+            lock.release()
