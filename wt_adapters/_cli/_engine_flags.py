@@ -34,6 +34,9 @@ EXCLUDED: Dict[str, str] = {
     "use_queues": "pipe's own --no-queue",
     "trace_id": "a command reading lines has no trace of its own to add",
     "flush_on_sigterm": "a command stops on SIGTERM itself, then delivers what it read",
+    "buffer_level": "a command has no buffer scope: it ships every line it reads",
+    "flush_buffer_on": "a command has no buffer scope: it ships every line it reads",
+    "buffer_max_bytes": "a command has no buffer scope: it ships every line it reads",
 }
 
 #: The metavar a flag of each option kind shows (booleans take no value).
