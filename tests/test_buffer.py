@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import LambdaContext, make_client, messages, read_events, wait_for
+from helpers import LambdaContext, make_client, messages, read_events, stored, wait_for
 
 import wt_adapters
 from wt_adapters import (
@@ -493,3 +493,14 @@ def test_level_names_of_every_framework_are_taken_in_any_case(client: Any) -> No
             assert handler.buffer_level == number  # type: ignore[attr-defined]
         finally:
             handler.close()
+
+
+def test_a_dict_message_is_held_and_shipped_as_a_json_object(
+    attach: Attach, logger: logging.Logger, client: Any, group: str
+) -> None:
+    handler = attach()
+    with buffer_scope():
+        logger.debug({"step": 1, "items": [1, 2]})
+        logger.error({"failed": True})
+    assert handler.flush(10)
+    assert stored(client, group) == [{"step": 1, "items": [1, 2]}, {"failed": True}]
