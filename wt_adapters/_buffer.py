@@ -137,13 +137,10 @@ class Buffer:
         scope = _current.get()
         if scope is None:
             return False
-        if level <= self.hold_at:
-            return self._hold(scope, stream, timestamp, message)
-        if level >= self.flush_at:
-            scope.ship()
-        return False
-
-    def _hold(self, scope: Scope, stream: str, timestamp: int, message: str) -> bool:
+        if level > self.hold_at:
+            if level >= self.flush_at:
+                scope.ship()
+            return False
         size = len(message) if message.isascii() else len(message.encode("utf-8", "replace"))
         size += EVENT_OVERHEAD
         evicted = 0
@@ -200,10 +197,13 @@ class _ScopeManager:
         return scope
 
     def __exit__(self, kind: Any, error: Optional[BaseException], traceback: Any) -> None:
-        # The entry of this context's scope: one manager may be entered by several threads.
-        entries, here = self._entries, _current.get()
-        at = next((i for i in range(len(entries) - 1, -1, -1) if entries[i][1] is here), -1)
-        token, scope = entries.pop(at)
+        entries = self._entries
+        token, scope = entries.pop()
+        here = _current.get()
+        if scope is not here:  # one manager entered by several threads: find this one's
+            entries.append((token, scope))
+            at = next((i for i in range(len(entries) - 1, -1, -1) if entries[i][1] is here), -1)
+            token, scope = entries.pop(at)
         if isinstance(error, Exception):
             scope.ship()
         if token is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .._buffer import Buffer
 from .._destination import Destination
@@ -234,6 +234,7 @@ class CloudWatchLogHandler(logging.Handler):
             if stream is None:
                 stream = self._stream_names(record.name, record.threadName or "", record.created)
             formatter = self.formatter
+            render: Optional[Callable[[logging.LogRecord], str]] = None
             if type(formatter) is CloudWatchLogFormatter and self._own_format:
                 if (
                     type(record.msg) is dict
@@ -241,32 +242,31 @@ class CloudWatchLogHandler(logging.Handler):
                     and not record.exc_info
                 ):  # what CloudWatchLogFormatter.format does with a dict, without the calls
                     message = formatter._encode(record.msg)
-                    self._ship(record, stream, message)
-                    return
-                render = formatter.format  # all that Handler.format would do
+                else:
+                    render = formatter.format  # all that Handler.format would do
             else:
                 render = self.format
-            try:
-                message = render(record)
-            except Exception as e:  # ship what can be said of it, and report as logging does
-                self._submit(stream, _trunc(record.created * 1000), _fallback_message(record, e))
-                self.handleError(record)
-                return
-            if not message or record.__dict__.get("message", message) == "":  # as watchtower
-                report("Received empty message. Empty messages cannot be sent to CloudWatch Logs")
-                return
-            self._ship(record, stream, message)
+            if render is not None:
+                try:
+                    message = render(record)
+                except Exception as e:  # ship what can be said of it, and report as logging does
+                    message = _fallback_message(record, e)
+                    self._submit(stream, _trunc(record.created * 1000), message)
+                    self.handleError(record)
+                    return
+                if not message or record.__dict__.get("message", message) == "":  # as watchtower
+                    report(
+                        "Received empty message. Empty messages cannot be sent to CloudWatch Logs"
+                    )
+                    return
+            timestamp = _trunc(record.created * 1000)
+            buffer = self._buffer  # None unless buffer_level: then a buffer scope may hold it
+            if buffer is None or not buffer.offer(record.levelno, stream, timestamp, message):
+                self._submit(stream, timestamp, message)
         except RecursionError:  # pragma: no cover - as stdlib handlers do
             raise
         except Exception:
             self.handleError(record)
-
-    def _ship(self, record: logging.LogRecord, stream: str, message: str) -> None:
-        """Submit `message`, unless a buffer scope holds it (see `wt_adapters.buffer_scope`)."""
-        timestamp = _trunc(record.created * 1000)
-        buffer = self._buffer
-        if buffer is None or not buffer.offer(record.levelno, stream, timestamp, message):
-            self._submit(stream, timestamp, message)
 
     def flush(self, timeout: Optional[float] = FLUSH_DEFAULT) -> bool:  # type: ignore[override]
         """Send everything queued so far; return whether that finished within `timeout`.
