@@ -25,6 +25,7 @@ from contextvars import ContextVar, Token
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, TypeVar, Union, cast, overload
 
 from ._errors import WatchtowerError
+from ._forks import STREAM_CACHES, on_fork
 from ._report import report
 from ._rules import EVENT_OVERHEAD
 
@@ -42,6 +43,15 @@ _current: ContextVar[Optional[Scope]] = ContextVar("wt_adapters_buffer_scope", d
 #: Guards every scope's records and every buffer's counters: each section is a few
 #: appends and additions; records are submitted with it released.
 _lock = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:
+    """After a fork: another thread may have held the lock; the child's only thread needs one."""
+    global _lock
+    _lock = threading.Lock()
+
+
+on_fork(STREAM_CACHES + 1, after_in_child=_fresh_lock_in_child)  # after the caches: no order needed
 
 
 def current_scope() -> Optional[Scope]:
