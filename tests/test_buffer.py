@@ -363,16 +363,61 @@ def test_the_decorator_works_on_async_functions(
     assert buffered(handler) == {"held": 4, "shipped": 1, "discarded": 3, "evicted": 0}
 
 
-def test_the_decorator_refuses_generator_functions() -> None:
-    def lines() -> Iterator[int]:
-        yield 1
+def test_a_decorated_generator_holds_its_own_records_until_it_fails_or_ends(
+    attach: Attach, logger: logging.Logger, client: Any, group: str
+) -> None:
+    handler = attach()
 
+    @buffer_scope
+    def rows(n: int, fail_at: int = -1) -> Iterator[int]:
+        for i in range(n):
+            logger.debug("row %d of %d", i, n)
+            if i == fail_at:
+                raise ValueError("bad row")
+            yield i
+        return
+
+    assert list(rows(2)) == [0, 1]  # ran to its end: discarded
+    logger.debug("the consumer, outside the scope: ships")
+    assert current_scope() is None
+    with pytest.raises(ValueError):
+        for _ in rows(3, fail_at=1):
+            pass
+    early = rows(5)
+    assert next(early) == 0
+    early.close()  # closed early: discarded, not shipped
+    assert handler.flush(10)
+    assert messages(client, group) == [
+        "the consumer, outside the scope: ships",
+        "row 0 of 3",
+        "row 1 of 3",
+    ]
+    assert buffered(handler) == {"held": 5, "shipped": 2, "discarded": 3, "evicted": 0}
+
+
+def test_a_decorated_generator_passes_sent_values_and_its_return_value() -> None:
+    @buffer_scope
+    def echo() -> Any:
+        total = 0
+        while True:
+            value = yield total
+            if value is None:
+                return total
+            total += value
+
+    gen = echo()
+    assert next(gen) == 0 and gen.send(2) == 2 and gen.send(3) == 5
+    with pytest.raises(StopIteration) as stop:
+        gen.send(None)
+    assert stop.value.value == 5
+
+
+def test_the_decorator_refuses_async_generator_functions() -> None:
     async def alines() -> Any:
         yield 1
 
-    for fn in (lines, alines):
-        with pytest.raises(WatchtowerError, match="generator function"):
-            buffer_scope(fn)
+    with pytest.raises(WatchtowerError, match="async generator function"):
+        buffer_scope(alines)
 
 
 # ------------------------------------------------------------------ eviction

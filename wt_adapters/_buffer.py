@@ -17,12 +17,26 @@ like any other record. Nothing here knows a logging framework or the engine.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import threading
 from collections import deque
 from contextvars import ContextVar, Token
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, TypeVar, Union, cast, overload
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Generator,
+    List,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    cast,
+    overload,
+)
 
 from ._errors import WatchtowerError
 from ._forks import STREAM_CACHES, on_fork
@@ -233,14 +247,58 @@ class _ScopeManager:
         return _decorate(fn)
 
 
+class _InContext:
+    """A generator whose every step runs in `context` (for ``yield from``)."""
+
+    __slots__ = ("context", "generator")
+
+    def __init__(self, context: contextvars.Context, generator: Generator[Any, Any, Any]) -> None:
+        self.context = context
+        self.generator = generator
+
+    def __iter__(self) -> _InContext:
+        return self
+
+    def __next__(self) -> Any:
+        return self.context.run(next, self.generator)
+
+    def send(self, value: Any) -> Any:
+        return self.context.run(self.generator.send, value)
+
+    def throw(self, *args: Any) -> Any:
+        return self.context.run(self.generator.throw, *args)
+
+    def close(self) -> None:
+        self.context.run(self.generator.close)
+
+
 def _decorate(fn: F) -> F:
     if not callable(fn):
         raise WatchtowerError(f"buffer_scope decorates a function, not {fn!r}")
-    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+    if inspect.isasyncgenfunction(fn):
         raise WatchtowerError(
-            f"buffer_scope cannot decorate the generator function {fn.__qualname__}: a scope"
-            " would end when the generator is made; open `with buffer_scope():` inside it"
+            f"buffer_scope cannot decorate the async generator function {fn.__qualname__};"
+            " open `async with buffer_scope():` inside it"
         )
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+            # The generator's own code runs in a context of its own, its scope open there
+            # from its first step to its last; the consumer's code between steps does not.
+            context = contextvars.copy_context()
+            manager = _ScopeManager()
+            context.run(manager.__enter__)
+            error: Optional[BaseException] = None
+            try:
+                return (yield from _InContext(context, context.run(fn, *args, **kwargs)))
+            except BaseException as e:  # GeneratorExit (closed early) discards, as it should
+                error = e
+                raise
+            finally:
+                context.run(manager.__exit__, type(error), error, None)
+
+        return cast(F, generator_wrapper)
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
@@ -271,7 +329,9 @@ def buffer_scope(fn: Optional[F] = None) -> Union[F, _ScopeManager]:
 
     Use as ``with buffer_scope():``, ``async with buffer_scope():``, or as a
     decorator, ``@buffer_scope`` or ``@buffer_scope()``, on a function or an
-    ``async def`` function (not a generator function). Inside, a destination
+    ``async def`` function, or a generator function (the scope is open while
+    the generator's own code runs, from its first step to its last; not an
+    async generator function). Inside, a destination
     with ``buffer_level`` holds the records at or below it; a record at or
     above its ``flush_buffer_on`` ships every record the scope holds, then
     itself, and so does an exception escaping the scope (an `Exception`;
