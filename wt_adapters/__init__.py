@@ -14,6 +14,7 @@ from ._errors import WatchtowerError, WatchtowerWarning
 from ._lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
+    from ._buffer import buffer_scope
     from ._json import json_serialize_default
     from ._retry import RetryPolicy
     from ._serverless import flush_after
@@ -32,6 +33,7 @@ _LAZY: typing.Dict[str, typing.Tuple[str, str]] = {
     "DEFAULT_LOG_GROUP_NAME": (".stdlib", "DEFAULT_LOG_GROUP_NAME"),
     "DEFAULT_LOG_STREAM_NAME": ("._streams", "DEFAULT_LOG_STREAM_NAME"),
     "RetryPolicy": ("._retry", "RetryPolicy"),
+    "buffer_scope": ("._buffer", "buffer_scope"),
     "flush_after": ("._serverless", "flush_after"),
     "flush_on_sigterm": ("._signals", "flush_on_sigterm"),
     "json_serialize_default": ("._json", "json_serialize_default"),
@@ -62,6 +64,7 @@ __all__ = [
     "WatchtowerError",
     "WatchtowerWarning",
     "__version__",
+    "buffer_scope",
     "flush",
     "flush_after",
     "flush_on_sigterm",

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, TypedDict, Union
 
 from . import _lifecycle, _registry, _spool
+from ._buffer import Buffer
 from ._engine import Engine
 from ._engine.reach import Reach
 from ._json import encoder
@@ -100,6 +101,9 @@ class Options(TypedDict, total=False):
     spool_max_bytes: Union[int, str]
     spool_sync_interval: Union[float, timedelta, str]
     spool_fsync_interval: Union[float, timedelta, str, None]
+    buffer_level: Union[str, int, None]
+    flush_buffer_on: Union[str, int, None]
+    buffer_max_bytes: Union[int, str]
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(Settings))
@@ -166,6 +170,11 @@ class Destination:
         self.submit: Callable[[str, int, str], bool] = (
             self.engine.submit if self.use_queues else self.engine.send_now
         )
+        #: Where the front end offers each record first, with ``buffer_level`` (else None).
+        self.buffer: Optional[Buffer] = None
+        if values["buffer_level"] is not None:
+            self.buffer = Buffer(values["buffer_level"], values["flush_buffer_on"],
+                                 values["buffer_max_bytes"], self.submit)  # fmt: skip
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Destination:
@@ -218,8 +227,11 @@ class Destination:
         )
 
     def stats(self) -> Dict[str, Any]:
-        """Return the engine's counters."""
-        return self.engine.stats()
+        """Return the engine's counters (and the buffer's, under ``"buffered"``)."""
+        figures = self.engine.stats()
+        if self.buffer is not None:
+            figures["buffered"] = self.buffer.stats()
+        return figures
 
 
 #: How reachable each endpoint is (by the key engines are shared by: client, profile,

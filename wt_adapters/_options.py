@@ -330,6 +330,36 @@ def directory(name: str, value: Any) -> Optional[str]:
     raise WatchtowerError(f"{name}={value!r} must be a directory path (str or os.PathLike) or None")
 
 
+#: Level names, any case: stdlib logging's, loguru's and structlog's method names.
+LEVELS: Dict[str, int] = {
+    "notset": 0, "trace": 5, "debug": 10, "info": 20, "success": 25, "warn": 30,
+    "warning": 30, "error": 40, "exception": 40, "critical": 50, "fatal": 50,
+}  # fmt: skip
+
+
+def level(optional: bool) -> Parse:
+    """A level: a name of `LEVELS` (any case) or a number >= 0 (or a string of one)."""
+
+    def parse(name: str, value: Any) -> Optional[int]:
+        if value is None and optional:
+            return None
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in LEVELS:
+                return LEVELS[word]
+            if word.isdigit():
+                return int(word)
+        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        names = ", ".join(sorted(LEVELS, key=LEVELS.__getitem__))
+        extra = " or None" if optional else ""
+        raise WatchtowerError(
+            f"{name}={value!r} must be a level name ({names}; any case) or a number >= 0{extra}"
+        )
+
+    return parse
+
+
 def logs_client(name: str, value: Any) -> Any:
     """A boto3 CloudWatch Logs client, or None."""
     if value is None or callable(getattr(value, "put_log_events", None)):
@@ -455,6 +485,16 @@ OPTIONS: Dict[str, Option] = {
         Option("spool_fsync_interval", 1.0, fsync_interval, "seconds",
                "At most how often the spool thread fsyncs the segment being written (a"
                " power loss loses about this much more); `None` or 0: only when sealed."),
+        Option("buffer_level", None, level(optional=True), "level",
+               "Inside a `wt_adapters.buffer_scope()`, hold records at or below this level"
+               " (`\"DEBUG\"`, a number, ...) and ship them only if `flush_buffer_on` or an"
+               " exception follows (see docs/buffering.md); `None`: no buffering."),
+        Option("flush_buffer_on", "ERROR", level(optional=True), "level",
+               "A record at or above this level ships the scope's held records, then"
+               " itself; `None`: only an exception escaping the scope does."),
+        Option("buffer_max_bytes", 20480, integer(1), "int",
+               "Most bytes of held records per scope (26 bytes per event included); past"
+               " it the oldest are evicted, counted in `stats()[\"buffered\"]`."),
     )
 }  # fmt: skip
 
@@ -522,6 +562,12 @@ def check_together(values: Mapping[str, Any]) -> None:
             " create_log_group=False creates none"
         )
     check_transport(values)
+    hold, flush = values.get("buffer_level"), values.get("flush_buffer_on")
+    if hold is not None and flush is not None and hold >= flush:
+        raise WatchtowerError(
+            f"buffer_level={hold} is not below flush_buffer_on={flush}: a record that"
+            " should ship the buffer would be held instead"
+        )
     batch, message = values.get("max_batch_size"), values.get("max_message_size")
     if batch is not None and message is not None and batch < message:
         raise WatchtowerError(

@@ -11,6 +11,7 @@ import inspect
 import time
 from typing import Any, Callable, Optional, TypeVar, cast, overload
 
+from ._buffer import _ScopeManager
 from ._errors import WatchtowerError
 from ._registry import EXIT_GRACE, flush_all
 from ._report import report
@@ -82,6 +83,10 @@ def flush_after(
     untouched. Works on ``async def`` functions too (the flush runs
     in a worker thread).
 
+    Each call runs in a `wt_adapters.buffer_scope` (joining one already
+    open): with ``buffer_level`` set, its DEBUG records ship only if an
+    error record or an exception follows, before the flush.
+
     ::
 
         @wt_adapters.flush_after
@@ -111,7 +116,8 @@ def _decorate(fn: F, timeout: Optional[float], margin: float) -> F:
             started = time.monotonic()
             remaining = _remaining_seconds(args, kwargs)
             try:
-                return await fn(*args, **kwargs)
+                with _ScopeManager():  # this invocation's buffer scope
+                    return await fn(*args, **kwargs)
             finally:
                 import asyncio  # here, so that an app without coroutines never loads it
 
@@ -129,7 +135,8 @@ def _decorate(fn: F, timeout: Optional[float], margin: float) -> F:
         started = time.monotonic()
         remaining = _remaining_seconds(args, kwargs)
         try:
-            return fn(*args, **kwargs)
+            with _ScopeManager():  # this invocation's buffer scope
+                return fn(*args, **kwargs)
         finally:
             problem = _flush(started, timeout, margin, remaining)
             if problem:

@@ -36,6 +36,9 @@ EXCLUDED: Dict[str, str] = {
     "flush_on_sigterm": "a command stops on SIGTERM itself, then delivers what it read",
     "entity": "a nested dict (or \"auto\"), set in Python: see docs/entity.md",
     "bearer_token": "a secret, which a command line would show to ps: WT_ADAPTERS_BEARER_TOKEN",
+    "buffer_level": "a command has no buffer scope: it ships every line it reads",
+    "flush_buffer_on": "a command has no buffer scope: it ships every line it reads",
+    "buffer_max_bytes": "a command has no buffer scope: it ships every line it reads",
 }
 
 #: The metavar a flag of each option kind shows (booleans take no value).

@@ -68,6 +68,7 @@ class CloudWatchSink:
         self._by_logger: Dict[str, str] = {} if by_logger is None else by_logger
         self._encode = destination.encode
         self._submit = destination.submit
+        self._buffer = destination.buffer
 
     def write(self, message: Message) -> None:
         """Queue one loguru message for CloudWatch; never raises."""
@@ -99,7 +100,11 @@ class CloudWatchSink:
                 created = time.time()
                 stream = self._stream_names("", "", created)
                 body = self._encode({"message": str(message), "error": f"unreadable record: {e!r}"})
-            self._submit(stream, _trunc(created * 1000), body)
+                self._submit(stream, _trunc(created * 1000), body)  # never held
+                return
+            buffer = self._buffer
+            if buffer is None or not buffer.offer(level, stream, _trunc(created * 1000), body):
+                self._submit(stream, _trunc(created * 1000), body)
         finally:
             state["depth"] = depth
 

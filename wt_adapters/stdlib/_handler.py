@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
+from .._buffer import Buffer
 from .._destination import Destination
 from .._errors import WatchtowerError
 from .._frontend import DEBUG, is_sdk_noise
@@ -98,6 +99,9 @@ class CloudWatchLogHandler(logging.Handler):
     _own_format = True
     #: The formatter when a dict message may skip `emit` (see `_refresh`), else None.
     _fast: Optional[CloudWatchLogFormatter] = None
+    #: Where records are offered first, with ``buffer_level`` (then `handle` takes no
+    #: shortcut around `emit`).
+    _buffer: Optional[Buffer] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         options, handler_args, handler_kwargs = _split(args, kwargs)
@@ -112,6 +116,7 @@ class CloudWatchLogHandler(logging.Handler):
         # Never filled when None (a template with per-record fields): every look-up misses.
         self._streams_by_logger: Dict[str, str] = {} if by_logger is None else by_logger
         self._submit = destination.submit
+        self._buffer = destination.buffer
         self._destination = destination
         self.shutting_down = False
         self.setFormatter(
@@ -162,6 +167,7 @@ class CloudWatchLogHandler(logging.Handler):
             and self._default_emit
             and "emit" not in own
             and not self.shutting_down
+            and self._buffer is None
             else None
         )
         object.__setattr__(self, "_own_filter", own_filter)
@@ -230,6 +236,7 @@ class CloudWatchLogHandler(logging.Handler):
             if stream is None:
                 stream = self._stream_names(record.name, record.threadName or "", record.created)
             formatter = self.formatter
+            render: Optional[Callable[[logging.LogRecord], str]] = None
             if type(formatter) is CloudWatchLogFormatter and self._own_format:
                 if (
                     type(record.msg) is dict
@@ -237,21 +244,27 @@ class CloudWatchLogHandler(logging.Handler):
                     and not record.exc_info
                 ):  # what CloudWatchLogFormatter.format does with a dict, without the calls
                     message = formatter._encode(record.msg)
-                    self._submit(stream, _trunc(record.created * 1000), message)
-                    return
-                render = formatter.format  # all that Handler.format would do
+                else:
+                    render = formatter.format  # all that Handler.format would do
             else:
                 render = self.format
-            try:
-                message = render(record)
-            except Exception as e:  # ship what can be said of it, and report as logging does
-                self._submit(stream, _trunc(record.created * 1000), _fallback_message(record, e))
-                self.handleError(record)
-                return
-            if not message or record.__dict__.get("message", message) == "":  # as watchtower
-                report("Received empty message. Empty messages cannot be sent to CloudWatch Logs")
-                return
-            self._submit(stream, _trunc(record.created * 1000), message)
+            if render is not None:
+                try:
+                    message = render(record)
+                except Exception as e:  # ship what can be said of it, and report as logging does
+                    message = _fallback_message(record, e)
+                    self._submit(stream, _trunc(record.created * 1000), message)
+                    self.handleError(record)
+                    return
+                if not message or record.__dict__.get("message", message) == "":  # as watchtower
+                    report(
+                        "Received empty message. Empty messages cannot be sent to CloudWatch Logs"
+                    )
+                    return
+            timestamp = _trunc(record.created * 1000)
+            buffer = self._buffer  # None unless buffer_level: then a buffer scope may hold it
+            if buffer is None or not buffer.offer(record.levelno, stream, timestamp, message):
+                self._submit(stream, timestamp, message)
         except RecursionError:  # pragma: no cover - as stdlib handlers do
             raise
         except Exception:

@@ -15,7 +15,7 @@ from structlog.processors import format_exc_info
 
 from .._destination import Destination, Options
 from .._frontend import trunc as _trunc
-from .._options import front_end_option
+from .._options import LEVELS, front_end_option
 from .._registry import FLUSH_DEFAULT
 from .._report import report
 from .._threads import MAX_NESTING, thread_state
@@ -23,6 +23,8 @@ from .._threads import MAX_NESTING, thread_state
 #: How far (seconds) an event dict's ``timestamp`` may be from the time of the call and
 #: still be taken as the event's time; further off, it is the user's data, not a stamp.
 TIMESTAMP_TOLERANCE = 15 * 60.0
+#: The level of a method name not in `LEVELS` (``msg``, ``log``'s own names), for buffering.
+INFO = LEVELS["info"]
 
 
 class CloudWatchRenderer:
@@ -57,6 +59,7 @@ class CloudWatchRenderer:
     """
 
     __slots__ = (
+        "_buffer",
         "_by_logger",
         "_destination",
         "_encode",
@@ -77,6 +80,7 @@ class CloudWatchRenderer:
         # Never filled when None (a template with per-record fields): every look-up misses.
         self._by_logger: Dict[str, str] = {} if by_logger is None else by_logger
         self._submit = self._destination.submit
+        self._buffer = self._destination.buffer
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
         """Queue `event_dict` for CloudWatch; return its JSON text (or raise `DropEvent`)."""
@@ -108,7 +112,11 @@ class CloudWatchRenderer:
                     stream = self._by_logger.get(name)
                     if stream is None:
                         stream = self._stream_names(name, threading.current_thread().name, now)
-                    self._submit(stream, _trunc(now * 1000), message)
+                    buffer = self._buffer
+                    if buffer is None or not buffer.offer(
+                        LEVELS.get(method_name, INFO), stream, _trunc(now * 1000), message
+                    ):
+                        self._submit(stream, _trunc(now * 1000), message)
                 except Exception as e:  # a template that fails for this name: warn, never raise
                     report(f"Could not queue a log event for CloudWatch: {e!r}")
         finally:
