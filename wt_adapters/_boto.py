@@ -9,9 +9,7 @@ import contextlib
 import encodings.idna  # noqa: F401
 import json
 import os
-import re
 import threading
-from json.encoder import encode_basestring_ascii
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import boto3
@@ -19,51 +17,12 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
+from ._cwl_api import classify_answer, not_json, put_log_events_body, redact
 from ._endpoints import endpoint_from_env
 from ._errors import WatchtowerError
 from ._protocol import ErrorKind, Event, SendError
 
-_RETRY_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "InternalFailure",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "OperationAbortedException",
-        "LimitExceededException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-    }
-)
-_THROTTLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-    }
-)
-_AUTH_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "AccessDenied",
-        "AccessDeniedException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "MissingAuthenticationToken",
-        "IncompleteSignature",
-        "NotAuthorized",
-    }
-)
+__all__ = ["BotoSender", "classify", "make_client", "redact", "serialize_put_log_events"]
 
 #: Retries are the engine's: a client we create makes one attempt per call.
 CLIENT_CONFIG = botocore.config.Config(
@@ -134,35 +93,12 @@ def check_profile(profile_name: str) -> None:
         raise WatchtowerError(f"boto3_profile_name={profile_name!r}: {e}") from None
 
 
-_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
-_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
-
-
-def redact(text: str) -> str:
-    """Blank out anything that looks like an AWS access key id or secret key."""
-    return _SECRET.sub("[redacted]", _KEY_ID.sub("[redacted]", text))
-
-
-def _classify(error: Exception) -> SendError:
+def classify(error: Exception) -> SendError:
+    """Map an exception botocore raised (an error answer, no credentials, a lost connection)."""
     if isinstance(error, botocore.exceptions.ClientError):
         err = error.response.get("Error", {})
-        code = str(err.get("Code", "Unknown"))
-        message = redact(str(err.get("Message", "")))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code == "ResourceNotFoundException":
-            return SendError(ErrorKind.NOT_FOUND, code, message)
-        if code == "ResourceAlreadyExistsException":
-            return SendError(ErrorKind.ALREADY_EXISTS, code, message)
-        if code in _AUTH_CODES:
-            return SendError(ErrorKind.AUTH, code, message)
-        if code in _THROTTLE_CODES or status == 429:
-            return SendError(ErrorKind.RETRY, code, message, throttled=True)
-        if code in _RETRY_CODES or (isinstance(status, int) and status >= 500):
-            return SendError(ErrorKind.RETRY, code, message)
-        if code in ("InvalidParameterException", "SerializationException", "ValidationException"):
-            return SendError(ErrorKind.INVALID, code, message)
-        # Anything else (a new error code, a 4xx we don't know): retry with backoff.
-        return SendError(ErrorKind.RETRY, code, message)
+        return classify_answer(str(err.get("Code", "Unknown")), str(err.get("Message", "")), status)
     if isinstance(error, botocore.exceptions.ParamValidationError):
         # A request botocore refuses to send is wrong as it is: never worth a retry.
         return SendError(ErrorKind.INVALID, "ParamValidationError", redact(str(error)))
@@ -215,10 +151,13 @@ class _PendingBody(threading.local):
     expected: Any = None
     #: Whether the swap was made in the call just finished.
     swapped = False
+    #: The body of a 200 answer to the swapped call that was not JSON (a proxy's page).
+    not_json: Optional[bytes] = None
 
 
 _pending = _PendingBody()
 _HOOK = "before-call.cloudwatch-logs.PutLogEvents"
+_ANSWER_HOOK = "after-call.cloudwatch-logs.PutLogEvents"
 
 
 def _use_pending_body(params: Dict[str, Any], **kwargs: Any) -> None:
@@ -243,16 +182,25 @@ def _use_pending_body(params: Dict[str, Any], **kwargs: Any) -> None:
         _pending.swapped = True
 
 
-def serialize_put_log_events(group: str, stream: str, events: Sequence[Event]) -> bytes:
-    """Return the JSON body of a PutLogEvents request, as botocore would send it.
+def _check_answer(http_response: Any = None, **kwargs: Any) -> None:
+    """Note a 200 answer to this thread's swapped PutLogEvents whose body is not JSON.
 
-    botocore's generic serializer walks the API model for every event; this
-    writes the same JSON document directly, several times faster.
+    botocore reads such a body as an empty answer, which would count the
+    batch as sent although CloudWatch may never have seen it.
     """
-    quote = encode_basestring_ascii
-    items = ",".join([f'{{"timestamp":{ts},"message":{quote(msg)}}}' for ts, msg in events])
-    head = f'{{"logGroupName":{quote(group)},"logStreamName":{quote(stream)},"logEvents":['
-    return (head + items + "]}").encode("ascii")
+    if not _pending.swapped or http_response is None or http_response.status_code != 200:
+        return
+    content = http_response.content
+    try:
+        if isinstance(json.loads(content), dict):
+            return
+    except ValueError:
+        pass
+    _pending.not_json = bytes(content or b"")
+
+
+#: The PutLogEvents body as botocore would write it (kept under its first name).
+serialize_put_log_events = put_log_events_body
 
 
 class BotoSender:
@@ -289,7 +237,9 @@ class BotoSender:
 
     def _use(self, client: Any) -> None:
         if self.fast_body:
-            client.meta.events.register(_HOOK, _use_pending_body, unique_id="wt_adapters.body")
+            events = client.meta.events
+            events.register(_HOOK, _use_pending_body, unique_id="wt_adapters.body")
+            events.register(_ANSWER_HOOK, _check_answer, unique_id="wt_adapters.answer")
         self._client = client
 
     @property
@@ -313,18 +263,22 @@ class BotoSender:
         """Tell whether the client exists yet (without making it)."""
         return self._client is not None
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
+    def client_or_error(self) -> Any:
+        """The client, made if need be; a `SendError` if it can't be made (no region, say)."""
         try:
-            client = self.client
+            return self.client
         except WatchtowerError as e:
-            # No client could be made (no region, say): as good as no endpoint.
+            # No client could be made: as good as no endpoint.
             raise SendError(
                 ErrorKind.RETRY, "ClientConfiguration", str(e), unreachable=True, permanent=True
             ) from e
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        client = self.client_or_error()
         try:
             return getattr(client, method)(**kwargs)
         except Exception as e:
-            raise _classify(e) from e
+            raise classify(e) from e
 
     def put_log_events(self, group: str, stream: str, events: Sequence[Event]) -> Mapping[str, int]:
         if not self.fast_body:
@@ -333,12 +287,16 @@ class BotoSender:
         _pending.body = serialize_put_log_events(group, stream, events)
         _pending.expected = _params(group, stream, first)
         _pending.swapped = False
+        _pending.not_json = None
         try:
             # botocore serializes this one event; the hook replaces the body with all of them.
             rejected = self._put(group, stream, first)
-            swapped = _pending.swapped
+            swapped, answer = _pending.swapped, _pending.not_json
         finally:
-            _pending.body = _pending.expected = None
+            _pending.body = _pending.expected = _pending.not_json = None
+            _pending.swapped = False
+        if answer is not None:
+            raise not_json("PutLogEvents", answer)
         if swapped:
             return rejected
         # The hook did not run (a botocore that no longer emits it) or found another
