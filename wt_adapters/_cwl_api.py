@@ -15,6 +15,11 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 from ._protocol import ErrorKind, Event, SendError
 
+try:
+    import orjson
+except ImportError:  # the fast extra is not installed
+    orjson = None  # type: ignore[assignment]
+
 #: The JSON 1.1 protocol's target prefix and content type (``X-Amz-Target: Logs_20140328.Op``).
 TARGET_PREFIX = "Logs_20140328."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -131,16 +136,24 @@ def error_of(status: int, body: bytes) -> SendError:
 
 
 def put_log_events_body(group: str, stream: str, events: Sequence[Event]) -> bytes:
-    """Return the JSON body of a PutLogEvents request, as botocore would send it.
+    """Return the JSON body of a PutLogEvents request: the document botocore would send.
 
     botocore's generic serializer walks the API model for every event; this
-    writes the same JSON document directly, several times faster. A further
-    top-level field goes in `head`, before ``logEvents``.
+    writes the same JSON document directly: with orjson (the fast extra) when
+    it is installed, in UTF-8, else with the standard library's escaping, in
+    ASCII. A further top-level field (``entity``) goes into `head`.
     """
+    head: Dict[str, Any] = {"logGroupName": group, "logStreamName": stream}
+    if orjson is not None:
+        try:
+            return orjson.dumps(
+                {**head, "logEvents": [{"timestamp": ts, "message": msg} for ts, msg in events]}
+            )
+        except TypeError:  # a lone surrogate, which UTF-8 can't hold: escape it as json does
+            pass
     quote = encode_basestring_ascii
     items = ",".join([f'{{"timestamp":{ts},"message":{quote(msg)}}}' for ts, msg in events])
-    head = f'{{"logGroupName":{quote(group)},"logStreamName":{quote(stream)},"logEvents":['
-    return (head + items + "]}").encode("ascii")
+    return (_body(head)[:-1].decode("ascii") + ',"logEvents":[' + items + "]}").encode("ascii")
 
 
 def create_log_group_body(
