@@ -316,3 +316,24 @@ def test_no_credentials_at_all_is_a_permanent_auth_error(proxy: FaultProxy) -> N
         WireSender(client).put_log_events("g", "s", [(NOW, "x")])
     assert raised.value.kind is ErrorKind.AUTH and raised.value.permanent
     assert proxy.received() == []
+
+
+@pytest.mark.parametrize("encoder", ["orjson", "json"])
+def test_both_body_writers_write_botocores_document(
+    client: Any, monkeypatch: pytest.MonkeyPatch, encoder: str
+) -> None:
+    import wt_adapters._cwl_api as api
+
+    if encoder == "json":
+        monkeypatch.setattr(api, "orjson", None)
+    elif api.orjson is None:
+        pytest.skip("orjson (the fast extra) is not installed")
+    events = [(NOW + i, m) for i, m in enumerate([*ODD, "lone \udcff surrogate"])]
+    model = client.meta.service_model.operation_model("PutLogEvents")
+    params = {
+        "logGroupName": "grp/é",
+        "logStreamName": "s",
+        "logEvents": [{"timestamp": t, "message": m} for t, m in events],
+    }
+    theirs = client._serializer.serialize_to_request(params, model)["body"]
+    assert json.loads(api.put_log_events_body("grp/é", "s", events)) == json.loads(theirs)
