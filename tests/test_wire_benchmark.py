@@ -13,6 +13,8 @@ import sys
 import pytest
 from helpers import ROOT
 
+from benchmarks.wire import ROWS
+
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("watchtower") is None,
     reason="the benchmarks compare with watchtower: pip install -r benchmarks/requirements.txt",
@@ -31,8 +33,7 @@ def test_the_wire_section_measures_every_row_and_delivers_every_record() -> None
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout)
     rows = {r["row"]: r for r in figures["rows"]}
-    assert list(rows) == [
-        "floor", "ours-user-client", "ours-own-client", "ours-boto3", "watchtower"
-    ]  # fmt: skip
+    assert list(rows) == [row for row, _label, _setup in ROWS]
+    assert {"floor", "ours-user-client", "ours-own-client", "ours-boto3", "watchtower"} <= set(rows)
     assert all(r["delivered"] for r in rows.values())
     assert all(r["us_per_record"] > 0 and r["wall_s"] > 0 for r in rows.values())

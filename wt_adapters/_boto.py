@@ -214,7 +214,9 @@ class BotoSender:
 
     With `fast_body` (the default for clients made by the factory),
     PutLogEvents bodies are serialized by `serialize_put_log_events` and
-    handed to botocore through a ``before-call`` hook on that client.
+    handed to botocore through a ``before-call`` hook on that client, and an
+    ``after-call`` hook checks that a 200 answer to them is JSON (botocore
+    reads a proxy's page as an empty answer: the batch would count as sent).
     """
 
     def __init__(
