@@ -39,6 +39,7 @@ from benchmarks import buffer as buffer_section
 from benchmarks import imports as imports_section
 from benchmarks import latency, plot
 from benchmarks import spool as spool_section
+from benchmarks import wire as wire_section
 from benchmarks.child import REPO, STREAM, child_env, free_port, run_child
 from benchmarks.scenarios import PAYLOADS
 from benchmarks.sink import SinkProcess
@@ -878,6 +879,19 @@ def buffer_report(figures: Dict[str, Any], with_targets: bool) -> str:
     return "\n".join(lines)
 
 
+def wire_report(figures: Dict[str, Any], with_targets: bool) -> str:
+    """The transports section as markdown; its aims too unless the main targets table has them."""
+    lines = ["## Whole-process CPU per record, by transport", "", wire_section.report(figures)]
+    if with_targets:
+        rows = [
+            [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
+            for aim, measured, want, met in wire_section.targets(figures)
+        ]
+        lines += ["### Against the targets", "", *_table(["aim", "measured", "aim", "met"], rows)]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -953,6 +967,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with_imports = not config.only or any(p.startswith("imports") for p in config.only)
     # And buffering (benchmarks/buffer.py), with a sink of its own: "--only buffer".
     with_buffer = not config.only or any(p.startswith("buffer") for p in config.only)
+    # And CPU per record by transport (benchmarks/wire.py), in processes of its own: "--only wire".
+    with_wire = not config.only or any(p.startswith("wire") for p in config.only)
     if args.list:
         for s in scenarios:
             print(s.name)
@@ -964,8 +980,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print("imports")
         if with_buffer:
             print("buffer")
+        if with_wire:
+            print("wire")
         return 0
-    if not (scenarios or with_latency or with_spool or with_imports or with_buffer):
+    if not (scenarios or with_latency or with_spool or with_imports or with_buffer or with_wire):
         print(f"no scenario matches --only {config.only}", file=sys.stderr)
         return 2
     if args.plot:
@@ -1027,6 +1045,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("buffer: held against shipped records ...", file=sys.stderr, flush=True)
         buffer_figures = buffer_section.run(quick=args.quick)
     buffer_targets = buffer_section.targets(buffer_figures) if buffer_figures else []
+    wire_figures: Optional[Dict[str, Any]] = None
+    if with_wire:
+        print("wire: CPU per record by transport, against the floor ...", file=sys.stderr,
+              flush=True)  # fmt: skip
+        wire_figures = wire_section.run(quick=args.quick)
+    wire_targets = wire_section.targets(wire_figures) if wire_figures else []
     elapsed = time.monotonic() - started
     failed = [o for o in outcomes if o.error or o.delivery_ok is False]
     if sink_stats.get("invalid_requests"):
@@ -1055,16 +1079,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 + spool_targets
                 + imports_targets
                 + buffer_targets
+                + wire_targets
             ],
             "latency": latency_figures,
             "spool": spool_figures,
             "imports": imports_figures,
             "buffer": buffer_figures,
+            "wire": wire_figures,
         }
         print(json.dumps(document, indent=2))
     else:
         if outcomes:
-            print(report(outcomes, config, info, spool_targets + imports_targets + buffer_targets))
+            targets = spool_targets + imports_targets + buffer_targets + wire_targets
+            print(report(outcomes, config, info, targets))
         if latency_figures is not None:
             print(latency_report(latency_figures))
         if spool_figures is not None:
@@ -1073,12 +1100,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(imports_report(imports_figures, with_targets=not outcomes))
         if buffer_figures is not None:
             print(buffer_report(buffer_figures, with_targets=not outcomes))
-        sections = spool_figures or imports_figures or buffer_figures
+        if wire_figures is not None:
+            print(wire_report(wire_figures, with_targets=not outcomes))
+        sections = spool_figures or imports_figures or buffer_figures or wire_figures
         parts = [f"{len(outcomes)} scenarios"] if outcomes or not sections else []
         parts += ["the latency section"] if latency_figures is not None else []
         parts += ["the spool section"] if spool_figures is not None else []
         parts += ["the imports section"] if imports_figures is not None else []
         parts += ["the buffer section"] if buffer_figures is not None else []
+        parts += ["the wire section"] if wire_figures is not None else []
         what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         print(f"_{command}: {what} in {elapsed:.0f} s._")
     if args.plot:

@@ -27,6 +27,7 @@ seconds, whichever comes first.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -235,6 +236,17 @@ class SinkState:
             counts.requests += 1
         return {}
 
+    def ingest_bulk(self, group: str, stream: str, body: bytes) -> None:
+        """Count an HTTP ingestion request's NDJSON lines (``POST /ingest/bulk``)."""
+        lines = [line for line in body.split(b"\n") if line.strip()]
+        with self.lock:
+            if self.stalled:
+                self._hold()
+            counts = self._stream({"logGroupName": group, "logStreamName": stream})
+            counts.events += len(lines)
+            counts.bytes += sum(len(line) for line in lines)
+            counts.requests += 1
+
     def accept(self, params: Dict[str, Any]) -> Dict[str, Any]:
         """Answer a call the benchmarks make but the sink needn't act on."""
         return {}
@@ -324,6 +336,17 @@ class Handler(BaseHTTPRequestHandler):
             self._control(self.path[len("/_bench/") :])
             return
         state = self.server.state
+        if self.path.startswith("/ingest/bulk"):  # the HTTP ingestion endpoint
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            group = self.headers.get("x-aws-log-group", "")
+            try:
+                state.ingest_bulk(group, self.headers.get("x-aws-log-stream", ""), body)
+            except ApiError as e:
+                self._send(400, {"__type": e.code, "message": e.message})
+            else:
+                self._send(200, {})
+            return
         target = self.headers.get("X-Amz-Target", "")
         operation = state.operations().get(target[len(TARGET_PREFIX) :])
         with state.lock:

@@ -21,6 +21,10 @@ Fault kinds:
 * ``drop_after``: forward (so the server stores the request), then close the client
   connection without replying: the client loses the response.
 * ``latency``: wait ``latency`` seconds, then forward normally.
+* ``too_large``: answer HTTP 413 with an HTML page, as a proxy or load balancer
+  refusing the body's size does, without forwarding.
+* ``html_ok``: answer HTTP 200 with an HTML page, as a captive proxy does,
+  without forwarding.
 
 ``set_down(True)`` makes the proxy close every connection and request (any target)
 until ``set_down(False)``.
@@ -56,6 +60,8 @@ FaultKind = Literal[
     "invalid_parameter",
     "access_denied",
     "rewrite",
+    "too_large",
+    "html_ok",
 ]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
@@ -66,6 +72,12 @@ ERROR_REPLIES: dict[str, tuple[int, str, str]] = {
     "server_error": (500, "InternalFailure", "The request processing has failed."),
     "invalid_parameter": (400, "InvalidParameterException", "Injected invalid parameter."),
     "access_denied": (400, "AccessDeniedException", "User is not authorized"),
+}
+
+# kind -> (HTTP status, reason, body) for faults answered with a page not from CloudWatch.
+PAGE_REPLIES: dict[str, tuple[int, str, bytes]] = {
+    "too_large": (413, "Request Entity Too Large", b"<html><h1>413 Too Large</h1></html>"),
+    "html_ok": (200, "OK", b"<html><body>Welcome to the network</body></html>"),
 }
 
 # Headers that describe one connection only and are never relayed.
@@ -459,6 +471,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         kind = None if fault is None else fault.kind
         if kind is not None and kind in ERROR_REPLIES:
             self._send_error_reply(*ERROR_REPLIES[kind])
+            return
+        if kind is not None and kind in PAGE_REPLIES:
+            status, reason, page = PAGE_REPLIES[kind]
+            self._send_reply(status, reason, [("Content-Type", "text/html")], page)
             return
         if kind in ("drop_before", "down") or proxy._stopping.is_set():
             self.close_connection = True

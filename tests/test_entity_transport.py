@@ -44,7 +44,6 @@ def test_the_fast_body_with_an_entity_equals_botocores(client: Any) -> None:
         "entity": ENTITY,
     }
     assert ours == json.loads(client._serializer.serialize_to_request(params, model)["body"])
-    serialize_put_log_events("g", "s", events, ENTITY).decode("ascii")  # ASCII, as botocore's
 
 
 def test_both_bodies_carry_the_entity_and_answer_its_refusal(

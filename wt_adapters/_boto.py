@@ -9,7 +9,6 @@ import contextlib
 import encodings.idna  # noqa: F401
 import json
 import os
-import re
 import threading
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
@@ -18,52 +17,20 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
-from ._boto_body import HOOK, pending, put_params, serialize_put_log_events, use_pending_body
+from ._boto_body import (
+    ANSWER_HOOK,
+    HOOK,
+    check_answer,
+    pending,
+    put_params,
+    use_pending_body,
+)
+from ._cwl_api import classify_answer, not_json, put_log_events_body, redact
 from ._endpoints import endpoint_from_env
 from ._errors import WatchtowerError
 from ._protocol import ENTITY_ERROR, ErrorKind, Event, SendError
 
-_RETRY_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "InternalFailure",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "OperationAbortedException",
-        "LimitExceededException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-    }
-)
-_THROTTLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-    }
-)
-_AUTH_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "AccessDenied",
-        "AccessDeniedException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "MissingAuthenticationToken",
-        "IncompleteSignature",
-        "NotAuthorized",
-    }
-)
+__all__ = ["BotoSender", "classify", "make_client", "redact", "serialize_put_log_events"]
 
 #: Retries are the engine's: a client we create makes one attempt per call.
 CLIENT_CONFIG = botocore.config.Config(
@@ -157,35 +124,12 @@ def check_profile(profile_name: str) -> None:
         raise WatchtowerError(f"boto3_profile_name={profile_name!r}: {e}") from None
 
 
-_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
-_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
-
-
-def redact(text: str) -> str:
-    """Blank out anything that looks like an AWS access key id or secret key."""
-    return _SECRET.sub("[redacted]", _KEY_ID.sub("[redacted]", text))
-
-
-def _classify(error: Exception) -> SendError:
+def classify(error: Exception) -> SendError:
+    """Map an exception botocore raised (an error answer, no credentials, a lost connection)."""
     if isinstance(error, botocore.exceptions.ClientError):
         err = error.response.get("Error", {})
-        code = str(err.get("Code", "Unknown"))
-        message = redact(str(err.get("Message", "")))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code == "ResourceNotFoundException":
-            return SendError(ErrorKind.NOT_FOUND, code, message)
-        if code == "ResourceAlreadyExistsException":
-            return SendError(ErrorKind.ALREADY_EXISTS, code, message)
-        if code in _AUTH_CODES:
-            return SendError(ErrorKind.AUTH, code, message)
-        if code in _THROTTLE_CODES or status == 429:
-            return SendError(ErrorKind.RETRY, code, message, throttled=True)
-        if code in _RETRY_CODES or (isinstance(status, int) and status >= 500):
-            return SendError(ErrorKind.RETRY, code, message)
-        if code in ("InvalidParameterException", "SerializationException", "ValidationException"):
-            return SendError(ErrorKind.INVALID, code, message)
-        # Anything else (a new error code, a 4xx we don't know): retry with backoff.
-        return SendError(ErrorKind.RETRY, code, message)
+        return classify_answer(str(err.get("Code", "Unknown")), str(err.get("Message", "")), status)
     if isinstance(error, botocore.exceptions.ParamValidationError):
         # A request botocore refuses to send is wrong as it is: never worth a retry.
         return SendError(ErrorKind.INVALID, "ParamValidationError", redact(str(error)))
@@ -231,6 +175,10 @@ def _classify(error: Exception) -> SendError:
     )
 
 
+#: The PutLogEvents body as botocore would write it (kept under its first name).
+serialize_put_log_events = put_log_events_body
+
+
 class BotoSender:
     """Makes the engine's CloudWatch Logs calls with a boto3 client.
 
@@ -242,7 +190,9 @@ class BotoSender:
 
     With `fast_body` (the default for clients made by the factory),
     PutLogEvents bodies are serialized by `serialize_put_log_events` and
-    handed to botocore through a ``before-call`` hook on that client.
+    handed to botocore through a ``before-call`` hook on that client, and an
+    ``after-call`` hook checks that a 200 answer to them is JSON (botocore
+    reads a proxy's page as an empty answer: the batch would count as sent).
     """
 
     def __init__(
@@ -265,7 +215,9 @@ class BotoSender:
 
     def _use(self, client: Any) -> None:
         if self.fast_body:
-            client.meta.events.register(HOOK, use_pending_body, unique_id="wt_adapters.body")
+            events = client.meta.events
+            events.register(HOOK, use_pending_body, unique_id="wt_adapters.body")
+            events.register(ANSWER_HOOK, check_answer, unique_id="wt_adapters.answer")
         self._client = client
 
     @property
@@ -289,18 +241,22 @@ class BotoSender:
         """Tell whether the client exists yet (without making it)."""
         return self._client is not None
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
+    def client_or_error(self) -> Any:
+        """The client, made if need be; a `SendError` if it can't be made (no region, say)."""
         try:
-            client = self.client
+            return self.client
         except WatchtowerError as e:
-            # No client could be made (no region, say): as good as no endpoint.
+            # No client could be made: as good as no endpoint.
             raise SendError(
                 ErrorKind.RETRY, "ClientConfiguration", str(e), unreachable=True, permanent=True
             ) from e
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        client = self.client_or_error()
         try:
             return getattr(client, method)(**kwargs)
         except Exception as e:
-            raise _classify(e) from e
+            raise classify(e) from e
 
     def put_log_events(
         self,
@@ -316,12 +272,16 @@ class BotoSender:
         pending.body = serialize_put_log_events(group, stream, events, entity)
         pending.expected = put_params(group, stream, first, entity)
         pending.swapped = False
+        pending.not_json = None
         try:
             # botocore serializes this one event; the hook replaces the body with all of them.
             rejected = self._put(group, stream, first, entity)
-            swapped = pending.swapped
+            swapped, answer = pending.swapped, pending.not_json
         finally:
-            pending.body = pending.expected = None
+            pending.body = pending.expected = pending.not_json = None
+            pending.swapped = False
+        if answer is not None:
+            raise not_json("PutLogEvents", answer)
         if swapped:
             return rejected
         # The hook did not run (a botocore that no longer emits it) or found another

@@ -1,21 +1,22 @@
-"""PutLogEvents bodies written by the package, handed to botocore through a hook.
+"""PutLogEvents bodies written by the package, handed to botocore through hooks.
 
 botocore's generic serializer walks the API model for every event;
-`serialize_put_log_events` writes the same JSON document directly, several
-times faster, and `use_pending_body` (a ``before-call`` hook) puts it in
-place of the one-event body botocore made. `_boto.BotoSender` uses both.
+`_cwl_api.put_log_events_body` writes the same JSON document directly,
+several times faster, `use_pending_body` (a ``before-call`` hook) puts it in
+place of the one-event body botocore made, and `check_answer` (an
+``after-call`` hook) notes a 200 answer that is not JSON. `_boto.BotoSender`
+registers both on the clients the package makes.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from json.encoder import encode_basestring_ascii
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from ._protocol import Event
 
-__all__ = ["HOOK", "pending", "put_params", "serialize_put_log_events", "use_pending_body"]
+__all__ = ["ANSWER_HOOK", "HOOK", "check_answer", "pending", "put_params", "use_pending_body"]
 
 
 class _PendingBody(threading.local):
@@ -25,10 +26,13 @@ class _PendingBody(threading.local):
     expected: Any = None
     #: Whether the swap was made in the call just finished.
     swapped = False
+    #: The body of a 200 answer to the swapped call that was not JSON (a proxy's page).
+    not_json: Optional[bytes] = None
 
 
 pending = _PendingBody()
 HOOK = "before-call.cloudwatch-logs.PutLogEvents"
+ANSWER_HOOK = "after-call.cloudwatch-logs.PutLogEvents"
 
 
 def use_pending_body(params: Dict[str, Any], **kwargs: Any) -> None:
@@ -53,24 +57,21 @@ def use_pending_body(params: Dict[str, Any], **kwargs: Any) -> None:
         pending.swapped = True
 
 
-def serialize_put_log_events(
-    group: str,
-    stream: str,
-    events: Sequence[Event],
-    entity: Optional[Mapping[str, Any]] = None,
-) -> bytes:
-    """Return the JSON body of a PutLogEvents request, as botocore would send it.
+def check_answer(http_response: Any = None, **kwargs: Any) -> None:
+    """Note a 200 answer to this thread's swapped PutLogEvents whose body is not JSON.
 
-    botocore's generic serializer walks the API model for every event; this
-    writes the same JSON document directly, several times faster.
+    botocore reads such a body as an empty answer, which would count the
+    batch as sent although CloudWatch may never have seen it.
     """
-    quote = encode_basestring_ascii
-    items = ",".join([f'{{"timestamp":{ts},"message":{quote(msg)}}}' for ts, msg in events])
-    head = f'{{"logGroupName":{quote(group)},"logStreamName":{quote(stream)},"logEvents":['
-    tail = "]}"
-    if entity is not None:  # json.dumps writes ASCII, as the rest of the body is
-        tail = '],"entity":' + json.dumps(entity, separators=(",", ":")) + "}"
-    return (head + items + tail).encode("ascii")
+    if not pending.swapped or http_response is None or http_response.status_code != 200:
+        return
+    content = http_response.content
+    try:
+        if isinstance(json.loads(content), dict):
+            return
+    except ValueError:
+        pass
+    pending.not_json = bytes(content or b"")
 
 
 def put_params(

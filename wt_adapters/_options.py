@@ -422,7 +422,8 @@ OPTIONS: Dict[str, Option] = {
                " resolves (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL`,"
                " `~/.aws/config`), then `AWS_ENDPOINT_URL_LOGS`."),
         Option("transport", "auto", choice(*TRANSPORTS), "str",
-               "How events reach CloudWatch: `\"auto\"` (today: through boto3),"
+               "How events reach CloudWatch: `\"auto\"` (PutLogEvents written, signed and"
+               " sent directly, with the boto3 client's credentials and HTTP session),"
                " `\"boto3\"` (every call through boto3) or `\"http-ingest\"` (the HTTP"
                " ingestion endpoint, with a bearer token)."),
         Option("bearer_token", None, bearer_token, "str",

@@ -37,9 +37,27 @@ def choose(values: Mapping[str, Any]) -> Choice:
 
 def _boto3(values: Mapping[str, Any]) -> Choice:
     """Every call through a boto3 client: the user's, or one made on the first request."""
+    from ._boto import BotoSender
+
+    return _with_client(values, BotoSender)
+
+
+def _auto(values: Mapping[str, Any]) -> Choice:
+    """The default: the direct wire, with a boto3 client's identity (see `_wire`)."""
+    from ._wire import WireSender
+
+    return _with_client(values, WireSender)
+
+
+def _with_client(values: Mapping[str, Any], sender: Callable[..., Transport]) -> Choice:
+    """A transport that sends as a boto3 client: the user's, or one made on the first request.
+
+    `sender` takes the user's client (used as it is, never changed) or a
+    `client_factory`.
+    """
     client = values["boto3_client"]
     if client is not None:
-        return Choice(("client", id(client)), lambda: _user_client_sender(client))
+        return Choice(("client", id(client)), lambda: sender(client))
     profile = values["boto3_profile_name"]
     endpoint_url = values["endpoint_url"]
     if profile is not None:
@@ -50,25 +68,13 @@ def _boto3(values: Mapping[str, Any]) -> Choice:
 
     def make() -> Transport:
         # The client is made on the first request: constructing needs no region.
-        from ._boto import BotoSender, make_client
+        from ._boto import make_client
 
-        return BotoSender(
+        return sender(
             client_factory=lambda: make_client(profile_name=profile, endpoint_url=endpoint_url)
         )
 
     return Choice(("profile", profile, endpoint_url, endpoint_key(), region), make)
-
-
-def _auto(values: Mapping[str, Any]) -> Choice:
-    """The default transport."""
-    return _boto3(values)
-
-
-def _user_client_sender(client: Any) -> Transport:
-    """A sender for the user's own client, which it uses as it is (no body hook)."""
-    from ._boto import BotoSender
-
-    return BotoSender(client)
 
 
 def _http_ingest(values: Mapping[str, Any]) -> Choice:
