@@ -52,7 +52,8 @@ def test_the_entity_goes_with_every_put_log_events(
     sent = bodies(local_proxy)
     assert len(sent) == 3
     assert all(body["entity"] == ENTITY for body in sent)
-    assert [len(body["logEvents"]) for body in sent] == [2, 2, 1]
+    # Batches go out in parallel: they land in any order.
+    assert sorted(len(body["logEvents"]) for body in sent) == [1, 2, 2]
     kept = local_endpoint.entities(group)
     assert [k["entity"] for k in kept] == [ENTITY] * 3
     assert {k["logStreamName"] for k in kept} == {sent[0]["logStreamName"]}

@@ -228,6 +228,7 @@ def test_every_example_is_exercised() -> None:
         "lambda_function", "flask_app", "django_app", "fastapi_app", "celery_app",
         "gunicorn_conf", "uwsgi_app",
         "buffered_requests",  # in tests/test_buffer_example.py
+        "endpoint_down",
     }  # fmt: skip
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
