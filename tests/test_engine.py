@@ -742,6 +742,7 @@ def test_an_event_handed_in_as_the_senders_fall_asleep_goes_without_another_call
     assert engine.close(5)
 
 
+@pytest.mark.slow
 def test_handing_in_as_the_senders_fall_asleep_under_constant_thread_switches() -> None:
     sender = MemorySender()
     engine = make_engine(sender, send_interval=0.01)
