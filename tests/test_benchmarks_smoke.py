@@ -32,8 +32,9 @@ def run_benchmarks(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_quick_run_exits_0_and_prints_every_table() -> None:
-    done = run_benchmarks("--quick")
+    done = run_benchmarks("--quick", "--repeat", "1")  # every scenario still runs, once
 
     assert done.returncode == 0, done.stderr[-3000:]
     for heading in (
@@ -93,6 +94,7 @@ def test_the_floor_breakdown_prints_every_row_and_delivers_every_event() -> None
 @pytest.mark.skipif(
     importlib.util.find_spec("matplotlib") is None, reason="--plot needs matplotlib"
 )
+@pytest.mark.slow
 def test_plot_draws_the_delivery_and_memory_rows_into_the_file_named(tmp_path: Path) -> None:
     figure = tmp_path / "benchmarks.svg"
     done = run_benchmarks(

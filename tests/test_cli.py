@@ -352,6 +352,7 @@ def test_tail_follow_prints_new_events_until_ctrl_c(
 # ----------------------------------------------------------------------------- local
 
 
+@pytest.mark.slow
 def test_local_serves_cloudwatch_and_prints_the_environment(
     tmp_path: Path, stopper: List[subprocess.Popen[str]]
 ) -> None:

@@ -162,6 +162,7 @@ def test_spool_send_to_an_unreachable_endpoint_fails_at_once_and_keeps_everythin
     assert shown(killed_writer, env_for(tmp_path, None))["events"] == EVENTS
 
 
+@pytest.mark.slow
 def test_spool_send_that_cannot_deliver_exits_1_saying_what_stays(
     killed_writer: Path, tmp_path: Path, endpoint: str
 ) -> None:
@@ -176,6 +177,7 @@ def test_spool_send_that_cannot_deliver_exits_1_saying_what_stays(
     assert shown(killed_writer, env_for(tmp_path, None))["events"] == EVENTS
 
 
+@pytest.mark.slow
 def test_pipe_with_a_spool_dir_keeps_what_an_outage_held_back_for_spool_send(
     tmp_path: Path, endpoint: str, client: Any
 ) -> None:

@@ -263,6 +263,7 @@ def test_pipe_tees_each_line_as_it_is_read(tmp_path: Path, local: str) -> None:
             proc.wait(10)
 
 
+@pytest.mark.slow
 def test_pipe_progress_never_runs_into_teed_lines(tmp_path: Path, local: str) -> None:
     script = "import sys, time\nfor i in range(8):\n    print(f'text line {i}', flush=True)\n" \
              "    time.sleep(0.4)\n"  # fmt: skip
@@ -332,6 +333,7 @@ def test_bare_command_prints_the_usage_once(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ demo
 
 
+@pytest.mark.slow
 def test_demo_stays_local_with_aws_credentials_configured(tmp_path: Path) -> None:
     env = env_for(tmp_path, None)  # dummy credentials and a region, no endpoint
     assert env["AWS_ACCESS_KEY_ID"]
@@ -363,6 +365,7 @@ def test_tail_shows_what_stdouts_encoding_lacks_as_escapes(
     assert result.stdout.decode("ascii").rstrip().endswith("caf\\xe9 \\u2713")
 
 
+@pytest.mark.slow
 def test_tail_prints_the_first_page_before_it_reads_the_next(
     tmp_path: Path, local: str, logs: Any
 ) -> None:

@@ -93,6 +93,7 @@ def test_a_missing_group_costs_one_failed_create_stream_only(
     assert messages(client, group) == ["one"]
 
 
+@pytest.mark.slow
 def test_a_throttled_stream_creation_is_retried_on_its_own(
     proxy: FaultProxy, client: Any, group: str, logger: logging.Logger
 ) -> None:

@@ -169,6 +169,7 @@ def test_gunicorn_settings_configure_logging_and_flush_at_worker_exit() -> None:
         assert stored(events, "example-gunicorn")[-1] == "GET / 200"
 
 
+@pytest.mark.slow
 def test_gunicorn_prefork_workers_deliver_their_logs(
     endpoint: str, client: Any, tmp_path: Path
 ) -> None:

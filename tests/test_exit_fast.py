@@ -35,6 +35,7 @@ def exit_seconds(group: str, **env: Any) -> tuple[float, str]:
     return time.monotonic() - started, run.stderr
 
 
+@pytest.mark.slow
 def test_exit_with_the_endpoint_down_takes_seconds_and_says_why(group: str) -> None:
     seconds, stderr = exit_seconds(group, endpoint=f"http://127.0.0.1:{free_port()}")
     # Both engines together, interpreter start included, on a loaded 2-core machine: well
@@ -53,6 +54,7 @@ def test_exit_with_no_credentials_takes_seconds_and_says_why(endpoint: str, grou
     assert "could not be delivered" in stderr
 
 
+@pytest.mark.slow
 def test_a_slow_endpoint_that_answers_gets_the_whole_deadline(
     proxy: FaultProxy, client: Any, group: str
 ) -> None:
@@ -70,6 +72,7 @@ def test_exit_with_no_region_takes_seconds_and_says_why(endpoint: str, group: st
     assert "no AWS region is configured" in stderr
 
 
+@pytest.mark.slow
 def test_flush_after_with_the_endpoint_down_returns_after_the_grace(
     group: str, logger: Any
 ) -> None:

@@ -25,6 +25,7 @@ from wt_adapters._settings import Settings
 RECORDS = 30_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "endpoint down for 3 s"])
 def test_every_record_arrives_in_order_through(endpoint: str, group: str, name: str) -> None:
     outcome = run(endpoint, group, SCENARIOS[name], name=name, records=RECORDS)
@@ -40,6 +41,7 @@ def test_every_record_arrives_in_order_through(endpoint: str, group: str, name: 
         assert outcome.duplicates == 0
 
 
+@pytest.mark.slow
 def test_every_record_arrives_after_the_endpoint_was_down(endpoint: str, group: str) -> None:
     name = "endpoint down for 3 s"
     outcome = run(endpoint, group, SCENARIOS[name], name=name, records=RECORDS, precreate=False)
@@ -88,6 +90,7 @@ def test_a_queue_overflowing_while_the_endpoint_is_down_counts_drops_exactly(
     assert len(set(delivered)) == len(delivered) and max(delivered) == 9_999
 
 
+@pytest.mark.slow
 def test_flush_with_the_endpoint_down_returns_false_in_about_its_timeout(
     endpoint: str, group: str, logger: logging.Logger
 ) -> None:

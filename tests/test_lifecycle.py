@@ -111,6 +111,7 @@ def test_exit_with_the_endpoint_down_keeps_one_deadline_whatever_the_import_orde
     assert "Traceback" not in run.stderr, run.stderr
 
 
+@pytest.mark.slow
 def test_exit_with_loguru_imported_after_wt_adapters_keeps_one_deadline(
     tmp_path: Path, group: str
 ) -> None:
@@ -414,6 +415,7 @@ def test_sigterm_inside_a_log_call_flushes_once_the_call_returns(
     assert got == [f"record {i}" for i in range(len(got))]
 
 
+@pytest.mark.slow
 def test_pool_workers_still_end_at_once_when_terminated_with_flush_on_sigterm(
     tmp_path: Path, endpoint: str, group: str
 ) -> None:

@@ -243,6 +243,7 @@ def metrics_documents(client: Any, group: str) -> List[Dict[str, Any]]:
     return [json.loads(e["message"]) for e in sorted(events, key=lambda e: e["timestamp"])]
 
 
+@pytest.mark.slow
 def test_emf_events_as_stored_are_valid_and_add_up_to_stats(
     proxy: FaultProxy, client: Any, group: str, logger: logging.Logger,
     shipper: List[CloudWatchLogHandler],
@@ -307,6 +308,7 @@ def test_an_engine_never_used_sends_nothing_at_close(
     assert proxy.received() == []
 
 
+@pytest.mark.slow
 def test_events_come_every_interval_and_idle_engines_send_zeros(
     client: Any, endpoint: str, group: str, logger: logging.Logger,
     shipper: List[CloudWatchLogHandler],
@@ -367,6 +369,7 @@ def test_a_last_event_goes_out_at_exit_without_a_close(
     assert (document["Enqueued"], document["Sent"], document["Dropped"]) == (7, 7, 0)
 
 
+@pytest.mark.slow
 def test_a_metrics_event_the_full_queue_drops_is_not_a_user_drop_and_makes_no_other(
     proxy: FaultProxy, client: Any, group: str, logger: logging.Logger,
     shipper: List[CloudWatchLogHandler],

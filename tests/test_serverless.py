@@ -185,6 +185,7 @@ def test_an_unfinished_flush_is_reported_at_the_callers_line(
     assert [w.filename for w in caught] == [__file__]
 
 
+@pytest.mark.slow
 def test_a_lambda_handler_under_w_error_returns_though_delivery_fails(group: str) -> None:
     script = textwrap.dedent(f"""
         import logging, wt_adapters

@@ -294,7 +294,11 @@ def test_past_spool_max_bytes_the_overflow_policy_applies_and_is_counted(
         assert any("queue full" in str(w.message) for w in caught)
         held = 3000 - dropped - stats["queued"]
         wait_for(lambda: handler.stats()["spool_disk_only"] == held)
-        assert handler.stats()["spool_bytes"] <= 1024 * 1024 + 1100
+        # The design's slack past the budget (`_spool.Spool`'s docstring): one event counted
+        # at the pass that filled it (1,000 bytes and its framing), and the marks and
+        # segment headers written once the budget is spent, tens of bytes a request (here
+        # every retry against the down endpoint), so a few KiB at most.
+        assert handler.stats()["spool_bytes"] <= 1024 * 1024 + 1100 + 8 * 1024
         logger.removeHandler(handler)
         engine = handler._destination.engine
         engine.close(0)
@@ -463,6 +467,7 @@ def black_hole() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("down_how", ["refused", "no answer"])
 def test_exit_with_the_endpoint_down_says_how_many_events_wait_on_disk(
     tmp_path: Path, endpoint: str, client: Any, group: str, down_how: str
@@ -647,6 +652,7 @@ def test_sigterm_with_flush_on_sigterm_delivers_and_leaves_no_segment(
     assert _spool.summary(tmp_path).events == 0
 
 
+@pytest.mark.slow
 def test_a_live_process_adopts_a_writer_that_dies_while_it_runs(
     tmp_path: Path, endpoint: str, client: Any, group: str, logger: Any
 ) -> None:

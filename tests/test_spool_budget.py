@@ -130,6 +130,7 @@ def read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
     return line.strip()
 
 
+@pytest.mark.slow
 def test_two_processes_logging_past_the_budget_share_it_and_count_what_did_not_fit(
     tmp_path: Path, sampler: Sampler
 ) -> None:
@@ -201,6 +202,7 @@ def log_until_full(logger: logging.Logger, handler: CloudWatchLogHandler, prefix
     raise AssertionError("the spool never filled")
 
 
+@pytest.mark.slow
 def test_a_gone_writers_files_wait_until_they_fit_then_are_adopted(
     tmp_path: Path,
     proxy: FaultProxy,

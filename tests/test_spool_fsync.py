@@ -50,6 +50,7 @@ def log_for(
     return during
 
 
+@pytest.mark.slow
 def test_the_segment_is_fsynced_at_the_interval_by_the_spool_thread(
     tmp_path: Path, monkeypatch: Any
 ) -> None:

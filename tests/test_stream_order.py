@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any, Dict, List
 
+import pytest
 from faultproxy import FaultProxy
 
 from wt_adapters import CloudWatchLogHandler
@@ -36,6 +37,7 @@ def out_of_order_threads(messages: List[str]) -> List[int]:
     return sorted(wrong)
 
 
+@pytest.mark.slow
 def test_every_thread_s_records_read_back_in_its_order_with_requests_in_flight_at_once(
     proxy: FaultProxy, client: Any, group: str, logger: logging.Logger
 ) -> None:

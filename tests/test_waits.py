@@ -78,6 +78,7 @@ def refused(how: str) -> List[Any]:
     return result
 
 
+@pytest.mark.slow
 def test_close_with_the_endpoint_refusing_stops_after_one_shared_stall_window() -> None:
     (first_ok, first), (second_ok, second) = refused("close")
     assert first_ok is False and second_ok is False
@@ -85,6 +86,7 @@ def test_close_with_the_endpoint_refusing_stops_after_one_shared_stall_window() 
     assert second < SLACK  # the first handler's window is the second's
 
 
+@pytest.mark.slow
 def test_logging_shutdown_with_the_endpoint_refusing_takes_one_stall_window() -> None:
     ((_, took),) = refused("shutdown")
     assert took < STALL_WINDOW + SLACK  # flush then close, for two handlers: was 120 s
@@ -129,6 +131,7 @@ def test_a_missing_group_that_may_not_be_created_ends_close_at_once(
     assert time.monotonic() - started < SLACK
 
 
+@pytest.mark.slow
 def test_a_slow_endpoint_that_accepts_every_batch_is_drained_by_close(
     proxy: FaultProxy, group: str, logger: logging.Logger
 ) -> None:
@@ -146,6 +149,7 @@ def test_a_slow_endpoint_that_accepts_every_batch_is_drained_by_close(
     assert handler.stats()["sent"] == 100_000
 
 
+@pytest.mark.slow
 def test_a_close_that_gives_events_up_sums_up_every_loss_by_reason_in_one_warning(
     group: str, logger: logging.Logger
 ) -> None:
