@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Union
 from . import _registry
 from ._errors import WatchtowerError
 from ._options import seconds
+from ._threads import start_thread
 
 #: How long the flush on SIGTERM may take by default (seconds): less than
 #: docker stop's grace period (10 s), leaving the program time of its own.
@@ -68,12 +69,14 @@ class _FlushOnSigterm:
         self._busy = True
         self._round += 1
         self._returned = False
-        threading.Thread(
-            target=self._flush_then_wake,
-            args=(self._round,),
-            name="wt_adapters:sigterm",
-            daemon=True,
-        ).start()
+        start_thread(
+            threading.Thread(
+                target=self._flush_then_wake,
+                args=(self._round,),
+                name="wt_adapters:sigterm",
+                daemon=True,
+            )
+        )
         self._returned = True
 
     def _flush(self) -> None:

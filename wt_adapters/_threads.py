@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 
@@ -29,3 +30,31 @@ def in_engine_call() -> bool:
     serializer's) so that delivering logs never logs into itself.
     """
     return thread_state.in_engine
+
+
+#: Signals the package's own threads never take. The kernel hands a signal sent to the
+#: process to any thread that does not block it, and Python runs the handler only on
+#: the main thread, when it next runs Python code: taken by a thread of ours while the
+#: main thread sleeps in a system call (`time.sleep(60)`, a socket read), a SIGTERM's
+#: handler would wait for that call to end. Blocked here, the kernel picks another.
+SHUTDOWN_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def start_thread(thread: threading.Thread) -> None:
+    """Start one of the package's threads with `SHUTDOWN_SIGNALS` blocked in it.
+
+    The mask is set on the calling thread around the start (a new thread
+    inherits it), so the new thread never runs a moment unblocked; a signal
+    arriving meanwhile waits, pending, until the caller's mask is restored.
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:  # pragma: no cover - platforms without POSIX signal masks
+        thread.start()
+        return
+    previous = mask(signal.SIG_BLOCK, SHUTDOWN_SIGNALS)
+    try:
+        thread.start()
+    finally:
+        mask(signal.SIG_SETMASK, previous)

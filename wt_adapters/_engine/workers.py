@@ -15,7 +15,7 @@ import traceback
 from typing import Callable, List, Optional
 
 from .._delivery import Outcome
-from .._threads import thread_state
+from .._threads import start_thread, thread_state
 from .outcomes import Outcomes
 from .queue import IDLE_STREAMS_KEPT, Queue
 from .scheduler import Scheduler
@@ -92,7 +92,7 @@ class Workers:
         self._started += 1
         self.threads.append(worker)
         try:
-            worker.start()
+            start_thread(worker)
         except Exception as e:  # RuntimeError: can't start new thread
             self.threads.remove(worker)
             if not self.threads:

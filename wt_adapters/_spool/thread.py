@@ -8,7 +8,7 @@ import threading
 import traceback
 from typing import Callable, Iterator, Optional
 
-from .._threads import thread_state
+from .._threads import start_thread, thread_state
 from .adopt import Adopter
 
 
@@ -52,7 +52,7 @@ class SpoolThread:
             self._wake.set()
         thread = threading.Thread(target=self._run, name="wt_adapters:spool", daemon=True)
         self._thread = thread
-        thread.start()
+        start_thread(thread)
 
     def wake(self) -> None:
         """Have the thread look now instead of at its next interval."""
