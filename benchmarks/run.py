@@ -840,52 +840,16 @@ def latency_report(figures: Dict[str, Any]) -> str:
     )
 
 
-def spool_report(figures: Dict[str, Any], with_targets: bool) -> str:
-    """The spool section as markdown; its aims too unless the main targets table has them."""
-    lines = ["## The disk spool", "", spool_section.report(figures)]
+def section_report(
+    title: str, section: Any, figures: Dict[str, Any], with_targets: bool
+) -> str:
+    """A section (`section.report`, `section.targets`) as markdown under `title`; its aims
+    too unless the main targets table has them."""
+    lines = [f"## {title}", "", section.report(figures)]
     if with_targets:
         rows = [
             [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
-            for aim, measured, want, met in spool_section.targets(figures)
-        ]
-        lines += ["### Against the targets", "", *_table(["aim", "measured", "aim", "met"], rows)]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def imports_report(figures: Dict[str, Any], with_targets: bool) -> str:
-    """The import-time section as markdown; its aims too unless the main targets table has them."""
-    lines = ["## Import time", "", imports_section.report(figures)]
-    if with_targets:
-        rows = [
-            [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
-            for aim, measured, want, met in imports_section.targets(figures)
-        ]
-        lines += ["### Against the targets", "", *_table(["aim", "measured", "aim", "met"], rows)]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def buffer_report(figures: Dict[str, Any], with_targets: bool) -> str:
-    """The buffering section as markdown; its aims too unless the main targets table has them."""
-    lines = ["## Error-triggered buffering", "", buffer_section.report(figures)]
-    if with_targets:
-        rows = [
-            [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
-            for aim, measured, want, met in buffer_section.targets(figures)
-        ]
-        lines += ["### Against the targets", "", *_table(["aim", "measured", "aim", "met"], rows)]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def wire_report(figures: Dict[str, Any], with_targets: bool) -> str:
-    """The transports section as markdown; its aims too unless the main targets table has them."""
-    lines = ["## Whole-process CPU per record, by transport", "", wire_section.report(figures)]
-    if with_targets:
-        rows = [
-            [aim, f"{measured:,.3g}", want, "yes" if met else "no"]
-            for aim, measured, want, met in wire_section.targets(figures)
+            for aim, measured, want, met in section.targets(figures)
         ]
         lines += ["### Against the targets", "", *_table(["aim", "measured", "aim", "met"], rows)]
         lines.append("")
@@ -1095,13 +1059,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if latency_figures is not None:
             print(latency_report(latency_figures))
         if spool_figures is not None:
-            print(spool_report(spool_figures, with_targets=not outcomes))
+            print(section_report("The disk spool", spool_section, spool_figures, not outcomes))
         if imports_figures is not None:
-            print(imports_report(imports_figures, with_targets=not outcomes))
+            print(section_report("Import time", imports_section, imports_figures, not outcomes))
         if buffer_figures is not None:
-            print(buffer_report(buffer_figures, with_targets=not outcomes))
+            title = "Error-triggered buffering"
+            print(section_report(title, buffer_section, buffer_figures, not outcomes))
         if wire_figures is not None:
-            print(wire_report(wire_figures, with_targets=not outcomes))
+            title = "Whole-process CPU per record, by transport"
+            print(section_report(title, wire_section, wire_figures, not outcomes))
         sections = spool_figures or imports_figures or buffer_figures or wire_figures
         parts = [f"{len(outcomes)} scenarios"] if outcomes or not sections else []
         parts += ["the latency section"] if latency_figures is not None else []
