@@ -373,11 +373,12 @@ def test_tail_prints_the_first_page_before_it_reads_the_next(
     from faultproxy import FaultProxy
 
     start = int(time.time() * 1000) - 600_000
-    put(logs, "paged", "s", [f"event {i}" for i in range(25_000)], start=start)
+    paged = f"paged-{tmp_path.name}"  # a group of this run's own: the endpoint is the module's
+    put(logs, paged, "s", [f"event {i}" for i in range(25_000)], start=start)
     with FaultProxy(*host_and_port(local)) as proxy:
         proxy.add_fault("latency", target="Logs_20140328.FilterLogEvents", latency=1.5)
         began = time.monotonic()
-        proc = subprocess.Popen(command("tail", "paged", "--since", "1h"),
+        proc = subprocess.Popen(command("tail", paged, "--since", "1h"),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env_for(tmp_path, proxy.url), cwd=ROOT)  # fmt: skip
         try:
