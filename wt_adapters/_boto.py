@@ -7,7 +7,6 @@ import contextlib
 # urllib3 looks this codec up when it connects. Imported now, so that a fork while a
 # sender thread connects can't leave the child with its import lock held.
 import encodings.idna  # noqa: F401
-import json
 import os
 import threading
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
@@ -25,7 +24,14 @@ from ._boto_body import (
     put_params,
     use_pending_body,
 )
-from ._cwl_api import classify_answer, not_json, put_log_events_body, redact
+from ._cwl_api import (
+    classify_answer,
+    index_policy_document,
+    not_json,
+    put_log_events_body,
+    redact,
+    rejections_of,
+)
 from ._endpoints import endpoint_from_env
 from ._errors import WatchtowerError
 from ._protocol import ENTITY_ERROR, ErrorKind, Event, SendError
@@ -301,13 +307,7 @@ class BotoSender:
         entity: Optional[Mapping[str, Any]] = None,
     ) -> Mapping[str, Any]:
         response = self._call("put_log_events", **put_params(group, stream, events, entity))
-        rejected: Dict[str, Any] = {
-            k: int(v) for k, v in (response.get("rejectedLogEventsInfo") or {}).items()
-        }
-        refused = (response.get("rejectedEntityInfo") or {}).get("errorType")
-        if refused:
-            rejected[ENTITY_ERROR] = str(refused)
-        return rejected
+        return rejections_of(response)
 
     def create_log_group(
         self,
@@ -327,7 +327,7 @@ class BotoSender:
         self._call("put_retention_policy", logGroupName=group, retentionInDays=days)
 
     def put_index_policy(self, group: str, fields: Sequence[str]) -> None:
-        document = json.dumps({"Fields": list(fields)}, separators=(",", ":"))
+        document = index_policy_document(fields)
         self._call("put_index_policy", logGroupIdentifier=group, policyDocument=document)
 
     def after_fork(self) -> None:

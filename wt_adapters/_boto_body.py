@@ -14,6 +14,7 @@ import json
 import threading
 from typing import Any, Dict, Mapping, Optional, Sequence
 
+from ._cwl_api import json_answer
 from ._protocol import Event
 
 __all__ = ["ANSWER_HOOK", "HOOK", "check_answer", "pending", "put_params", "use_pending_body"]
@@ -66,12 +67,8 @@ def check_answer(http_response: Any = None, **kwargs: Any) -> None:
     if not pending.swapped or http_response is None or http_response.status_code != 200:
         return
     content = http_response.content
-    try:
-        if isinstance(json.loads(content), dict):
-            return
-    except ValueError:
-        pass
-    pending.not_json = bytes(content or b"")
+    if json_answer(content) is None:
+        pending.not_json = bytes(content or b"")
 
 
 def put_params(

@@ -13,7 +13,7 @@ import re
 from json.encoder import encode_basestring_ascii
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-from ._protocol import ErrorKind, Event, SendError
+from ._protocol import ENTITY_ERROR, ErrorKind, Event, SendError
 
 try:
     import orjson
@@ -102,6 +102,30 @@ def classify_answer(code: str, message: str, status: Any) -> SendError:
     return SendError(ErrorKind.RETRY, code, message)
 
 
+def rejections_of(answer: Mapping[str, Any]) -> Dict[str, Any]:
+    """What a PutLogEvents answer says was refused, as `Transport.put_log_events` returns it.
+
+    The ``rejectedLogEventsInfo`` indexes, and under `ENTITY_ERROR` the
+    ``rejectedEntityInfo`` error type when the entity was refused.
+    """
+    rejected: Dict[str, Any] = {
+        k: int(v) for k, v in (answer.get("rejectedLogEventsInfo") or {}).items()
+    }
+    refused = (answer.get("rejectedEntityInfo") or {}).get("errorType")
+    if refused:
+        rejected[ENTITY_ERROR] = str(refused)
+    return rejected
+
+
+def json_answer(body: bytes) -> Optional[Dict[str, Any]]:
+    """An answer's body as the JSON object it should be; None if it is not one."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
 def not_json(operation: str, body: bytes) -> SendError:
     """The error for a 200 answer whose body is not CloudWatch's JSON (a proxy's page, say).
 
@@ -183,10 +207,14 @@ def put_retention_policy_body(group: str, days: int) -> bytes:
     return _body({"logGroupName": group, "retentionInDays": days})
 
 
+def index_policy_document(fields: Sequence[str]) -> str:
+    """PutIndexPolicy's ``policyDocument`` (a JSON string) for `fields`."""
+    return json.dumps({"Fields": list(fields)}, separators=(",", ":"))
+
+
 def put_index_policy_body(group: str, fields: Sequence[str]) -> bytes:
     """The JSON body of PutIndexPolicy: the group and its policy document (the fields)."""
-    document = json.dumps({"Fields": list(fields)}, separators=(",", ":"))
-    return _body({"logGroupIdentifier": group, "policyDocument": document})
+    return _body({"logGroupIdentifier": group, "policyDocument": index_policy_document(fields)})
 
 
 def _body(params: Mapping[str, Any]) -> bytes:

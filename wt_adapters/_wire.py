@@ -14,7 +14,6 @@ itself, as with ``transport="boto3"``: see `_wire_client.doubled`.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import botocore
@@ -24,7 +23,7 @@ import botocore.exceptions
 
 from . import _cwl_api as api
 from ._boto import BotoSender, classify
-from ._protocol import ENTITY_ERROR, Event
+from ._protocol import Event
 from ._wire_client import Route, doubled, route_of
 
 _USER_AGENT = f"wt_adapters Botocore/{botocore.__version__}"
@@ -68,14 +67,7 @@ class WireSender(BotoSender):
         if route is None:
             return super().put_log_events(group, stream, events, entity=entity)
         body = api.put_log_events_body(group, stream, events, entity)
-        answer = _send(route, "PutLogEvents", body, need_json=True)
-        rejected: Dict[str, Any] = {
-            k: int(v) for k, v in (answer.get("rejectedLogEventsInfo") or {}).items()
-        }
-        refused = (answer.get("rejectedEntityInfo") or {}).get("errorType")
-        if refused:
-            rejected[ENTITY_ERROR] = str(refused)
-        return rejected
+        return api.rejections_of(_send(route, "PutLogEvents", body, need_json=True))
 
     def create_log_group(
         self,
@@ -132,11 +124,8 @@ def _send(route: Route, operation: str, body: bytes, *, need_json: bool = False)
         raise classify(e) from e
     if status != 200:
         raise api.error_of(status, content)
-    try:
-        answer = json.loads(content) if content or need_json else {}
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
+    answer = api.json_answer(content) if content or need_json else {}
+    if answer is None:
         raise api.not_json(operation, content)
     return answer
 
