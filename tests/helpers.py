@@ -197,6 +197,19 @@ def run_python(
     )
 
 
+def start_python(script: str, *args: str, **env: Any) -> subprocess.Popen[str]:
+    """Start `script` (with `args`) under ``-W error`` with `subprocess_env(**env)`, its
+    standard streams piped (text): a child the test talks to while it runs."""
+    return subprocess.Popen(
+        [sys.executable, "-W", "error", "-c", script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(**env),
+    )
+
+
 # --------------------------------------------------------------------- shared objects
 
 

@@ -24,7 +24,7 @@ from typing import Any, Iterator, List
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import free_port, messages, subprocess_env, wait_for
+from helpers import free_port, messages, start_python, subprocess_env, wait_for
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerError, WatchtowerWarning, _recovery, _spool
 from wt_adapters._destination import build_engine
@@ -521,22 +521,7 @@ def test_two_live_processes_share_a_directory_and_a_gone_ones_events_go_once(
     wait_line(gone, "spooled")
     kill(gone)
     sharers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-W",
-                "error",
-                "-c",
-                textwrap.dedent(SHARER),
-                str(tmp_path),
-                f"{group}-{n}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=subprocess_env(endpoint=endpoint),
-        )
+        start_python(textwrap.dedent(SHARER), str(tmp_path), f"{group}-{n}", endpoint=endpoint)
         for n in (1, 2)
     ]
     try:

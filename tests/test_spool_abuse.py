@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import messages, subprocess_env, wait_for
+from helpers import messages, start_python, subprocess_env, wait_for
 
 from wt_adapters import CloudWatchLogHandler, WatchtowerWarning, _spool
 from wt_adapters._spool import format as spool_format
@@ -410,22 +410,7 @@ def test_three_processes_sharing_a_spool_send_everything_exactly_once(
         data = spool_format.encode_header(GONE) + b"".join(runs)
         (tmp_path / f"gonehost-{5000 + n}-0000{n:04x}.000000.seg").write_bytes(data)
     sharers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-W",
-                "error",
-                "-c",
-                textwrap.dedent(SHARER),
-                str(tmp_path),
-                f"{group}-{n}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=subprocess_env(endpoint=endpoint),
-        )
+        start_python(textwrap.dedent(SHARER), str(tmp_path), f"{group}-{n}", endpoint=endpoint)
         for n in range(3)
     ]
     try:
