@@ -32,24 +32,45 @@ def run_benchmarks(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.slow
-def test_quick_run_exits_0_and_prints_every_table() -> None:
-    done = run_benchmarks("--quick", "--repeat", "1")  # every scenario still runs, once
-
-    assert done.returncode == 0, done.stderr[-3000:]
-    for heading in (
+#: Every section of the full run, and what its tables must show. Each runs in a test of its
+#: own, so that the parallel suite spreads them over its workers.
+SECTIONS = {
+    "hotpath,delivery,memory,close": (
         "## Machine",
         "## Caller-thread CPU per logging call",
         "## Delivery of",
         "## Peak RSS",
         "## close() delivering",
-        "## Under real round-trip latency and account quotas",
+        "| watchtower 3.4.0 handler | dict |",
+        "| wt_adapters CloudWatchLogHandler | dict |",
+    ),
+    "latency": ("## Under real round-trip latency and account quotas",),
+    "spool": ("## The disk spool",),
+    "imports,buffer,wire": (
         "## Import time",
-    ):
-        assert heading in done.stdout
-    assert "| watchtower 3.4.0 handler | dict |" in done.stdout
-    assert "| wt_adapters CloudWatchLogHandler | dict |" in done.stdout
-    assert "| import wt_adapters |" in done.stdout
+        "| import wt_adapters |",
+        "## Error-triggered buffering",
+        "## Whole-process CPU per record, by transport",
+    ),
+}
+
+
+def test_the_sections_cover_every_section_of_a_full_run() -> None:
+    done = run_benchmarks("--list")
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    sections = {name.split("/")[0] for name in done.stdout.split()}
+    assert sections == {part for key in SECTIONS for part in key.split(",")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("only", list(SECTIONS))
+def test_a_quick_run_of_each_section_exits_0_and_prints_its_tables(only: str) -> None:
+    done = run_benchmarks("--quick", "--repeat", "1", "--only", only)  # every scenario, once
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    for text in SECTIONS[only]:
+        assert text in done.stdout
     assert "MISMATCH" not in done.stdout
 
 

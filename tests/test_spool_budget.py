@@ -217,7 +217,7 @@ def test_a_gone_writers_files_wait_until_they_fit_then_are_adopted(
     proxy.set_down(True)
     handler = CloudWatchLogHandler(
         log_group_name=group + "-live", log_stream_name="s", spool_dir=tmp_path,
-        endpoint_url=proxy.url, spool_max_bytes=budget, max_queue_events=50,
+        endpoint_url=proxy.url, spool_max_bytes=budget, max_queue_events=500,
         spool_sync_interval=0.05, send_interval=0.1,
     )  # fmt: skip
     logger.addHandler(handler)
