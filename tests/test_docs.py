@@ -227,6 +227,16 @@ def test_the_docs_index_links_every_page() -> None:
     assert not pages - linked, "docs/README.md does not link these pages"
 
 
+def test_the_architecture_page_names_every_module_of_the_package() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    package = ROOT / "wt_adapters"
+    modules = {p.stem for p in package.glob("*.py")} | {
+        p.stem for folder in ("_engine", "_spool") for p in (package / folder).glob("*.py")
+    }
+    named = set(re.findall(r"`(?:\w+/)*(\w+)(?:\.py|/)?`", page))
+    assert not modules - {"__init__", "__main__"} - named, "docs/architecture.md does not name these"
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
 def test_relative_links_in_the_docs_name_files_and_headings_that_exist(path: Path) -> None:
     broken = []
