@@ -197,6 +197,22 @@ def run_python(
     )
 
 
+#: Run as ``python -c``: gives SIGINT Python's default handler, then runs a module as
+#: ``python -m`` would. A shell starts a background job (``cmd &`` without job control:
+#: ``nohup``, a script) with SIGINT ignored, every child inherits that, and Python then
+#: leaves it ignored; a command typed at a terminal never has it so.
+_AT_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+    " runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+)
+
+
+def python_module_at_a_terminal(module: str, *args: str) -> List[str]:
+    """The command line of ``python -m module args`` as typed at a terminal (SIGINT
+    not ignored, whatever started the test run): for a child a test sends SIGINT."""
+    return [sys.executable, "-c", _AT_A_TERMINAL, module, *args]
+
+
 def start_python(script: str, *args: str, **env: Any) -> subprocess.Popen[str]:
     """Start `script` (with `args`) under ``-W error`` with `subprocess_env(**env)`, its
     standard streams piped (text): a child the test talks to while it runs."""

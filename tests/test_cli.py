@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from helpers import REGION, ROOT, free_port, read_events, subprocess_env
+from helpers import REGION, ROOT, free_port, python_module_at_a_terminal, read_events, subprocess_env
 
 from wt_adapters._cli._tail_follow import order
 from wt_adapters._cli._tail_time import parse_time
@@ -47,7 +47,7 @@ def start(
     *args: str, env: Dict[str, str], stdin: Any = subprocess.DEVNULL
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "wt_adapters", *args],
+        python_module_at_a_terminal("wt_adapters", *args),  # these tests send it SIGINT
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -302,6 +302,37 @@ def test_a_signal_mid_stream_loses_nothing_already_read(
     assert proc.returncode == 0, err
     assert f"stopped on {signal.Signals(sig).name}" in err
     assert [e["message"] for e in read_events(client, "sig", "s")] == sent
+
+
+def test_a_pipe_started_as_a_background_job_keeps_sigint_ignored(
+    tmp_path: Path, endpoint: str, client: Any, stopper: List[subprocess.Popen[str]]
+) -> None:
+    """A shell starts ``cmd &`` (no job control) with SIGINT ignored: Ctrl-C at the
+    terminal is for the foreground, and the job goes on; SIGTERM still stops it."""
+    as_a_job = (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.SIG_IGN);"
+        " runpy.run_module('wt_adapters', run_name='__main__', alter_sys=True)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", as_a_job, "pipe", "-g", "job", "-s", "s", "--tee"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env(tmp_path, endpoint), cwd=ROOT,
+    )  # fmt: skip
+    stopper.append(proc)
+    assert proc.stdin is not None
+    echoed = Lines(proc.stdout)
+    proc.stdin.write("before\n")
+    proc.stdin.flush()
+    echoed.until(lambda seen: seen == ["before"])
+    proc.send_signal(signal.SIGINT)
+    proc.stdin.write("after\n")
+    proc.stdin.flush()
+    echoed.until(lambda seen: seen == ["before", "after"])  # still reading
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped on SIGTERM" in err
+    assert [e["message"] for e in read_events(client, "job", "s")] == ["before", "after"]
 
 
 def test_tail_filters_and_prints_one_line_per_event(tmp_path: Path, endpoint: str) -> None:

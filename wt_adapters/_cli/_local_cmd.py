@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
-from types import FrameType
-from typing import Optional
 
 import click
 
 from .._errors import WatchtowerError
 from ._common import EXIT_OK, AwsProblem, echo_err
+from ._stop_signals import Stop, stop_on_signals
 
 
 @click.command()
@@ -42,23 +39,17 @@ def local(port: int) -> int:
         endpoint.start()
     except WatchtowerError as e:
         raise AwsProblem(str(e).replace(f"port={port}:", f"--port {port}:")) from None
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Optional[FrameType]) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = Stop()
     try:
-        echo_err(f"A local CloudWatch Logs endpoint is listening on {endpoint.url}")
-        echo_err("Point apps at it with this environment (Ctrl-C stops it):")
-        for name, value in endpoint.environment.items():
-            click.echo(f"export {name}={value}")
-        sys.stdout.flush()
-        while not stop.wait(0.5):
-            pass
+        with stop_on_signals(stop):
+            echo_err(f"A local CloudWatch Logs endpoint is listening on {endpoint.url}")
+            echo_err("Point apps at it with this environment (Ctrl-C stops it):")
+            for name, value in endpoint.environment.items():
+                click.echo(f"export {name}={value}")
+            sys.stdout.flush()
+            while not stop.event.wait(0.5):
+                pass
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         endpoint.stop()
     echo_err("Stopped the local CloudWatch Logs endpoint.")
     return EXIT_OK

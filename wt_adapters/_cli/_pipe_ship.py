@@ -15,7 +15,7 @@ from .._json import dumps
 from ._common import EXIT_FAILED, EXIT_OK, PROG, AwsOptions, counted, echo_err
 from ._engine_flags import Speaker
 from ._pipe_input import Input, Line, close_inputs, read_chunks, read_chunks_simple
-from ._pipe_signals import Stop, stop_on_signals
+from ._stop_signals import Stop, stop_on_signals
 
 #: The progress line appears after this long, and is redrawn this often (seconds).
 PROGRESS_AFTER = 1.0

@@ -1,4 +1,10 @@
-"""`wt-adapters pipe` stops on SIGINT and SIGTERM: reading ends, then what was read is flushed."""
+"""`wt-adapters pipe` and `local` stop on SIGINT and SIGTERM, unless the process ignores them.
+
+A shell starts a background job (``cmd &``, no job control) with SIGINT
+ignored, so that a Ctrl-C meant for the foreground does not end it; a signal
+ignored when the command starts stays ignored, as Python itself leaves an
+ignored SIGINT alone.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Iterator, Optional
 
 
 class Stop:
-    """Set by SIGINT/SIGTERM: stop reading, then flush and report."""
+    """Set by SIGINT/SIGTERM: stop reading (or serving), then flush and report."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -27,7 +33,8 @@ def stop_on_signals(stop: Stop) -> Iterator[None]:
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, OSError):  # not the main thread, or no SIGTERM
-            previous[sig] = signal.signal(sig, stop)
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, stop)
     try:
         yield
     finally:
