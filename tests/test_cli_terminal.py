@@ -357,8 +357,9 @@ def test_pipe_warnings_name_the_flags_not_the_library_arguments() -> None:
 def test_tail_shows_what_stdouts_encoding_lacks_as_escapes(
     tmp_path: Path, local: str, logs: Any
 ) -> None:
-    put(logs, "ascii-out", "s", ["café ✓"])
-    result = subprocess.run(command("tail", "ascii-out", "--no-stream-column"),
+    group = f"ascii-out-{tmp_path.name}"  # a group of this run's own: the endpoint is the module's
+    put(logs, group, "s", ["café ✓"])
+    result = subprocess.run(command("tail", group, "--no-stream-column"),
                             capture_output=True, env=env_for(tmp_path, local,
                             PYTHONIOENCODING="ascii"), cwd=ROOT, timeout=TIMEOUT)  # fmt: skip
     assert result.returncode == 0, result.stderr

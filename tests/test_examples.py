@@ -137,21 +137,30 @@ def test_celery_task_logs_reach_cloudwatch_and_the_pool_process_flushes() -> Non
     pytest.importorskip("celery")
     from celery.signals import after_setup_task_logger, worker_process_shutdown
 
-    with capture_events() as events:
-        example = load("celery_app")
-        example.app.conf.task_always_eager = True
-        task_logger = logging.getLogger("celery.task")
-        # What a starting worker does: Celery sends this signal with its task logger.
-        after_setup_task_logger.send(
-            sender=None, logger=task_logger, loglevel=logging.INFO, logfile=None,
-            format="", colorize=False,
-        )  # fmt: skip
-        result = example.charge.delay(17, 9.5).get(timeout=10)
-        assert result == {"order_id": 17, "charged": 9.5}
-        worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
-        assert stored(events, "example-celery") == [
-            {"event": "charged", "order_id": 17, "amount": 9.5}
-        ]
+    task_logger = logging.getLogger("celery.task")
+    handlers = list(task_logger.handlers)
+    receivers = {s: list(s.receivers) for s in (after_setup_task_logger, worker_process_shutdown)}
+    try:
+        with capture_events() as events:
+            example = load("celery_app")
+            example.app.conf.task_always_eager = True
+            # What a starting worker does: Celery sends this signal with its task logger.
+            after_setup_task_logger.send(
+                sender=None, logger=task_logger, loglevel=logging.INFO, logfile=None,
+                format="", colorize=False,
+            )  # fmt: skip
+            result = example.charge.delay(17, 9.5).get(timeout=10)
+            assert result == {"order_id": 17, "charged": 9.5}
+            worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
+            assert stored(events, "example-celery") == [
+                {"event": "charged", "order_id": 17, "amount": 9.5}
+            ]
+    finally:  # the example connects to Celery's signals and adds a handler: once a process
+        for added in set(task_logger.handlers) - set(handlers):
+            task_logger.removeHandler(added)
+            added.close()
+        for signal_, before in receivers.items():
+            signal_.receivers[:] = before
 
 
 # --------------------------------------------------------------------- gunicorn, uWSGI

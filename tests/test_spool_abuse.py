@@ -260,8 +260,22 @@ handler.close()
 
 
 def test_what_is_delivered_after_a_full_disk_switched_the_spool_off_is_not_sent_again(
-    small_disk: Path, endpoint: str, client: Any, group: str, logger: Any
+    small_disk: Path, endpoint: str, client: Any, group: str, logger: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    logging_thread = threading.current_thread()
+    writes_in_log_calls = []  # close() writes its last marks on this thread: that is fine
+    in_call = [False]
+    written = [0]
+    disk_write = spool_format.os_write
+
+    def write(fd: int, data: Any) -> int:
+        written[0] += 1
+        if in_call[0] and threading.current_thread() is logging_thread:
+            writes_in_log_calls.append(len(data))
+        return disk_write(fd, data)
+
+    monkeypatch.setattr(spool_format, "os_write", write)
     handler = CloudWatchLogHandler(
         log_group_name=group, log_stream_name="s", spool_dir=small_disk, endpoint_url=endpoint,
         spool_sync_interval=0.05,
@@ -271,9 +285,11 @@ def test_what_is_delivered_after_a_full_disk_switched_the_spool_off_is_not_sent_
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for i in range(20_000):
+            in_call[0] = True
             began = time.perf_counter()
             logger.info("%d %s", i, "x" * 100)  # about 2.6 MB: more than the disk
             slowest = max(slowest, time.perf_counter() - began)
+            in_call[0] = False
         wait_for(lambda: handler.stats()["spool_off"], timeout=30)
         assert handler.flush(60)
         stats = handler.stats()
@@ -281,7 +297,11 @@ def test_what_is_delivered_after_a_full_disk_switched_the_spool_off_is_not_sent_
     off = [w for w in caught if "can't write to spool_dir" in str(w.message)]
     assert len(off) == 1 and "No space left on device" in str(off[0].message), off
     assert [w for w in caught if issubclass(w.category, WatchtowerWarning)] == off
-    assert slowest < 0.5, f"a log call took {slowest:.3f} s"  # the caller never waits on the disk
+    # The caller never waits on the disk: it never writes there, and no log call waited
+    # long for a lock the spool thread held. The bound leaves room for what a loaded
+    # machine does to one thread (a call took 0.54 s once with a load average of 10).
+    assert written[0] > 0 and writes_in_log_calls == []
+    assert slowest < 5, f"a log call took {slowest:.3f} s"
     assert stats["sent"] == 20_000
     stored = messages(client, group, "s")
     in_order = sorted(stored, key=lambda m: int(m.split()[0]))

@@ -323,13 +323,18 @@ class Spool:
             buf = engine.spool_collect(self)
             if buf:
                 runs.append((buf[0].event.seq >> KEY_SHIFT, engine.group, buf))
+        applied = False  # `write_marks` applies every mark in memory, even if a write fails
         try:
             written = sum(self._writer.write_run(key, group, buf) for key, group, buf in runs)
             if marks:
+                applied = True
                 written += self._writer.write_marks(marks)
             self._budget.wrote(written)
             self._dead.write()
         except OSError as e:
+            if not applied:  # a run's write failed first: `_tidy_off` applies them, once off
+                with self._lock:
+                    self._marks[:0] = marks
             self._switch_off(e, [(group, buf) for _, group, buf in runs])
 
     def _commit_adopted(self) -> bool:
