@@ -163,6 +163,22 @@ def test_spool_send_to_an_unreachable_endpoint_fails_at_once_and_keeps_everythin
 
 
 @pytest.mark.slow
+def test_spool_send_waits_out_an_endpoint_slower_than_the_exit_grace(
+    killed_writer: Path, tmp_path: Path, endpoint: str, client: Any
+) -> None:
+    # The first answer takes 5 s: longer than the 3 s an exit gives a stalled endpoint once
+    # every event is on disk, as a loaded machine or a slow network can make it.
+    with FaultProxy(*host_and_port(endpoint)) as proxy:
+        proxy.add_fault("latency", count=1, latency=5.0)
+        result = run("spool", str(killed_writer), "--send", "--timeout", "60",
+                     env=env_for(tmp_path, proxy.url))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "sent 2,000 events" in result.stderr
+    assert len(read_events(client, GROUP)) == EVENTS
+    assert shown(killed_writer, env_for(tmp_path, None))["events"] == 0
+
+
+@pytest.mark.slow
 def test_spool_send_that_cannot_deliver_exits_1_saying_what_stays(
     killed_writer: Path, tmp_path: Path, endpoint: str
 ) -> None:

@@ -37,7 +37,7 @@ def deliver(
         done = True
         for engine in open_engines():
             left = max(0.0, deadline - time.monotonic())
-            done = engine.flush(left, grace=EXIT_GRACE) and done
+            done = engine.flush(left, grace=EXIT_GRACE, leave_on_disk=False) and done
         disk_only = spool.disk_only_total()
         if (done and disk_only <= 0) or time.monotonic() >= deadline:
             break

@@ -146,7 +146,13 @@ class Engine:
 
     # ------------------------------------------------------------------ flush
 
-    def flush(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
+    def flush(
+        self,
+        timeout: Optional[float] = None,
+        *,
+        grace: Optional[float] = None,
+        leave_on_disk: bool = True,
+    ) -> bool:
         """Send everything queued before this call; return whether that finished in time.
 
         With `grace`, give up once delivery has been impossible (credentials
@@ -157,10 +163,14 @@ class Engine:
         slow endpoint that answers still gets all of `timeout`. Whatever the
         grace, give up at once when the cause can't clear within the process (no
         credentials at all, no client can be made, a missing log group or stream
-        the options forbid creating).
+        the options forbid creating). With `grace` and `leave_on_disk`, also give
+        up once no attempt has ended for `grace` seconds and every event left is
+        safe on disk (the next start sends it); sending a spool
+        (``spool --send``), whose events are all on disk and whose job is to send
+        them, passes ``leave_on_disk=False`` and waits a slow endpoint out.
         """
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        done = self._flush_queued(deadline, grace)
+        done = self._flush_queued(deadline, grace, leave_on_disk)
         spool = self.spool
         # Events held on disk only (the queue was full) are loaded back as it drains.
         while done and self.disk_waiting() > 0:
@@ -170,7 +180,7 @@ class Engine:
                 return False
             spool.wake()
             time.sleep(0.01 if deadline is None else min(0.01, deadline - time.monotonic()))
-            done = self._flush_queued(deadline, grace)
+            done = self._flush_queued(deadline, grace, leave_on_disk)
         return done
 
     def _stalled_with_all_on_disk(self, since: float, grace: float, now: float) -> bool:
@@ -187,7 +197,9 @@ class Engine:
         mine = [st for st in self.queue.streams.values() if st.ledger is self._ledger]
         return all_on_disk(mine)
 
-    def _flush_queued(self, deadline: Optional[float], grace: Optional[float]) -> bool:
+    def _flush_queued(
+        self, deadline: Optional[float], grace: Optional[float], leave_on_disk: bool
+    ) -> bool:
         """Wait until every event in memory now is settled, or until `deadline`."""
         q = self.queue
         with self.lock:
@@ -207,7 +219,11 @@ class Engine:
                     left = None if deadline is None else deadline - now
                     if (left is not None and left <= 0) or q.closed:
                         return False
-                    if grace is not None and self._stalled_with_all_on_disk(started, grace, now):
+                    if (
+                        grace is not None
+                        and leave_on_disk
+                        and self._stalled_with_all_on_disk(started, grace, now)
+                    ):
                         return False  # what is left is safe on disk for the next start
                     if self.outcomes.hopeless is not None:
                         return False  # no wait helps
