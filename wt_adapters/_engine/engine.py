@@ -170,17 +170,17 @@ class Engine:
         them, passes ``leave_on_disk=False`` and waits a slow endpoint out.
         """
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        done = self._flush_queued(deadline, grace, leave_on_disk)
-        spool = self.spool
+        stall = grace if leave_on_disk else None  # see `_stalled_with_all_on_disk`
+        done = self._flush_queued(deadline, grace, stall)
         # Events held on disk only (the queue was full) are loaded back as it drains.
         while done and self.disk_waiting() > 0:
-            if spool.off is not None or self.queue.closed or spool.closed:
+            if self.spool.off is not None or self.queue.closed or self.spool.closed:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            spool.wake()
+            self.spool.wake()
             time.sleep(0.01 if deadline is None else min(0.01, deadline - time.monotonic()))
-            done = self._flush_queued(deadline, grace, leave_on_disk)
+            done = self._flush_queued(deadline, grace, stall)
         return done
 
     def _stalled_with_all_on_disk(self, since: float, grace: float, now: float) -> bool:
@@ -190,17 +190,18 @@ class Engine:
         An endpoint that never answers looks slow, not down; with the events on
         disk, exit need not wait the whole deadline for it.
         """
-        progress = self.outcomes.last_progress
-        if not self.handovers.spooling or now - max(progress, since) < grace:
+        if not self.handovers.spooling or now - max(self.outcomes.last_progress, since) < grace:
             return False
         # The metrics events are not spooled: they are no reason to wait.
-        mine = [st for st in self.queue.streams.values() if st.ledger is self._ledger]
-        return all_on_disk(mine)
+        return all_on_disk(st for st in self.queue.streams.values() if st.ledger is self._ledger)
 
     def _flush_queued(
-        self, deadline: Optional[float], grace: Optional[float], leave_on_disk: bool
+        self, deadline: Optional[float], grace: Optional[float], stall: Optional[float]
     ) -> bool:
-        """Wait until every event in memory now is settled, or until `deadline`."""
+        """Wait until every event in memory now is settled, or until `deadline`.
+
+        `grace` as for `flush`; `stall`, if not None, the grace of `_stalled_with_all_on_disk`.
+        """
         q = self.queue
         with self.lock:
             if self.workers.pid != os.getpid():
@@ -219,23 +220,13 @@ class Engine:
                     left = None if deadline is None else deadline - now
                     if (left is not None and left <= 0) or q.closed:
                         return False
-                    if (
-                        grace is not None
-                        and leave_on_disk
-                        and self._stalled_with_all_on_disk(started, grace, now)
-                    ):
+                    if stall is not None and self._stalled_with_all_on_disk(started, stall, now):
                         return False  # what is left is safe on disk for the next start
                     if self.outcomes.hopeless is not None:
                         return False  # no wait helps
-                    window = 0.0 if grace is None else grace
-                    blocked_since = self._reach.blocked_since(now, window)
-                    if grace is not None and blocked_since is not None:
-                        blocked_left = blocked_since + grace - now
-                        if blocked_left <= 0:
-                            return False
-                        left = blocked_left if left is None else min(left, blocked_left)
-                    elif grace is not None:
-                        left = grace if left is None else min(left, grace)  # look again then
+                    give_up, left = _within_grace(self._reach, now, left, grace)
+                    if give_up:
+                        return False
                     if not self.workers.threads:
                         self.workers.start()
                     self.done.wait(left)
@@ -435,6 +426,20 @@ class Engine:
         """
         self._init_state()
         self.workers.sender_stale = True
+
+
+def _within_grace(
+    reach: Reach, now: float, left: Optional[float], grace: Optional[float]
+) -> Tuple[bool, Optional[float]]:
+    """Whether a flush with `grace` gives up now (delivery impossible for `grace` seconds),
+    and else how long it waits, at most `left`, before it looks again."""
+    if grace is None:
+        return False, left
+    blocked_since = reach.blocked_since(now, grace)
+    bound = grace if blocked_since is None else blocked_since + grace - now
+    if blocked_since is not None and bound <= 0:
+        return True, left
+    return False, bound if left is None else min(left, bound)
 
 
 def _loss_summary(group: str, at_close: int, loss: Dict[str, int]) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, List, Optional, Set
+from typing import Callable, List, Optional, Set, Tuple
 
-from .._ports import SpoolClient
+from .._ports import Durability, Handover, SpoolClient
+from .format import KEY_SHIFT
 from .replay import in_memory_only
 
 #: Makes an engine for a log group no engine of the spool sends to (for adopted events).
@@ -54,6 +55,15 @@ class Engines:
         if make is None or not may_make or group in self._groups:
             return None  # its engine was closed: what waits stays on disk
         return make(group)  # attaches itself
+
+    def collect(self, spool: Durability) -> List[Tuple[int, str, List[Handover]]]:
+        """What each engine handed over since the spool last looked: (key, group, events)."""
+        runs = []
+        for engine in self.attached():
+            buf = engine.spool_collect(spool)
+            if buf:
+                runs.append((buf[0].event.seq >> KEY_SHIFT, engine.group, buf))
+        return runs
 
     def stop(self) -> None:
         """Have engines hand nothing more over; what was to be on disk only goes to memory."""

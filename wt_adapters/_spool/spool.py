@@ -317,12 +317,7 @@ class Spool:
             return
         with self._lock:
             marks, self._marks = self._marks, []
-        engines = self._engines.attached()
-        runs = self._adopter.take_pending()
-        for engine in engines:
-            buf = engine.spool_collect(self)
-            if buf:
-                runs.append((buf[0].event.seq >> KEY_SHIFT, engine.group, buf))
+        runs = self._adopter.take_pending() + self._engines.collect(self)
         applied = False  # `write_marks` applies every mark in memory, even if a write fails
         try:
             written = sum(self._writer.write_run(key, group, buf) for key, group, buf in runs)
