@@ -213,6 +213,17 @@ def python_module_at_a_terminal(module: str, *args: str) -> List[str]:
     return [sys.executable, "-c", _AT_A_TERMINAL, module, *args]
 
 
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """End `proc` if it still runs (killed), reap it, and close the test's pipes to it, so
+    that none is left to the garbage collector (a ResourceWarning, an error under -W error)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def start_python(script: str, *args: str, **env: Any) -> subprocess.Popen[str]:
     """Start `script` (with `args`) under ``-W error`` with `subprocess_env(**env)`, its
     standard streams piped (text): a child the test talks to while it runs."""

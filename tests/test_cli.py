@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -14,7 +15,15 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from helpers import REGION, ROOT, free_port, python_module_at_a_terminal, read_events, subprocess_env
+from helpers import (
+    REGION,
+    ROOT,
+    free_port,
+    python_module_at_a_terminal,
+    read_events,
+    stop,
+    subprocess_env,
+)
 
 from wt_adapters._cli._tail_follow import order
 from wt_adapters._cli._tail_time import parse_time
@@ -66,8 +75,9 @@ class Lines:
         threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
 
     def _pump(self, stream: Any) -> None:
-        for line in stream:
-            self._queue.put(line.rstrip("\n"))
+        with contextlib.suppress(ValueError):  # closed by `stopper` once the process is gone
+            for line in stream:
+                self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
     def until(self, predicate: Any, timeout: float = 30.0) -> List[str]:
@@ -93,9 +103,7 @@ def stopper() -> Iterator[List[subprocess.Popen[str]]]:
     started: List[subprocess.Popen[str]] = []
     yield started
     for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
 
 
 def mixed_lines(n: int) -> List[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from helpers import ROOT, free_port, host_and_port, make_client, on_terminal, subprocess_env
+from helpers import ROOT, free_port, host_and_port, make_client, on_terminal, stop, subprocess_env
 
 from wt_adapters._cli._output import escape
 from wt_adapters._cli._tail_time import format_time, parse_time
@@ -173,9 +173,7 @@ def test_tail_follow_exits_when_its_reader_goes_away(tmp_path: Path, local: str,
         proc.stdout.close()  # what `| head -1` does
         assert proc.wait(15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
 
 
 def test_tail_follow_waits_for_a_group_that_does_not_exist_yet(
@@ -190,8 +188,7 @@ def test_tail_follow_waits_for_a_group_that_does_not_exist_yet(
         put(logs, "later", "s", ["arrived"])
         assert proc.stdout.readline().endswith(b"arrived\n")
     finally:
-        proc.kill()
-        proc.wait(10)
+        stop(proc)
 
 
 # ------------------------------------------------------------------------ --since
@@ -258,9 +255,7 @@ def test_pipe_tees_each_line_as_it_is_read(tmp_path: Path, local: str) -> None:
         proc.stdin.close()
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
 
 
 @pytest.mark.slow
@@ -274,6 +269,7 @@ def test_pipe_progress_never_runs_into_teed_lines(tmp_path: Path, local: str) ->
         assert proc.wait(60) == 0
     finally:
         writer.wait(30)
+        stop(writer)
     text = shown.decode()
     assert "pipe: read" in text  # the progress line was drawn
     for i in range(8):
@@ -390,9 +386,7 @@ def test_tail_prints_the_first_page_before_it_reads_the_next(
             assert proc.wait(60) == 0
             total = time.monotonic() - began
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+            stop(proc)
     assert rest == 24_999
     # Three pages, 1.5 s each: the first line comes two round trips before the end.
     assert total - first >= 2.5, (first, total)

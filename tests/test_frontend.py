@@ -6,6 +6,7 @@ import contextlib
 import math
 import threading
 import warnings
+from pathlib import Path
 from typing import Any, List
 
 import pytest
@@ -65,7 +66,8 @@ def test_a_report_is_a_warning_at_the_callers_line() -> None:
         _report.report("reported")  # this line
     (warning,) = caught.list
     assert warning.filename == __file__
-    assert "this line" in open(__file__, encoding="utf-8").read().splitlines()[warning.lineno - 1]
+    source = Path(__file__).read_text(encoding="utf-8").splitlines()
+    assert "this line" in source[warning.lineno - 1]
 
 
 def test_under_an_error_filter_a_report_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,7 +95,7 @@ def test_a_report_with_no_user_frame_points_where_its_origin_was_configured() ->
     assert warning.filename == __file__
     assert (
         "this line is the origin"
-        in open(__file__, encoding="utf-8").read().splitlines()[warning.lineno - 1]
+        in Path(__file__).read_text(encoding="utf-8").splitlines()[warning.lineno - 1]
     )
 
 

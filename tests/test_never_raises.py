@@ -14,6 +14,7 @@ import json
 import logging
 import textwrap
 import warnings
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
@@ -180,7 +181,8 @@ def test_a_warning_on_the_callers_thread_points_at_the_log_call(
         logger.info("")  # the line the warning points at
     (warning,) = caught.list
     assert warning.filename == __file__
-    assert "logger.info" in open(__file__, encoding="utf-8").read().splitlines()[warning.lineno - 1]
+    source = Path(__file__).read_text(encoding="utf-8").splitlines()
+    assert "logger.info" in source[warning.lineno - 1]
 
 
 def test_a_failing_warning_hook_is_reported_on_stderr(

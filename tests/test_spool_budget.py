@@ -242,6 +242,7 @@ def test_a_gone_writers_files_wait_until_they_fit_then_are_adopted(
         gone_files = [p.name for p in tmp_path.iterdir() if p.name.endswith(".seg")
                       and not p.name.startswith(spool.writer)]  # fmt: skip
         assert gone_events > 0 and len(gone_files) > 1
+        largest_gone = max((tmp_path / name).stat().st_size for name in gone_files)
         log_until_full(logger, handler, "more")  # the room left is less than a segment
         assert spool.adopt_now(10)
         # Not copied: its files stay on disk, counted, and said once.
@@ -264,6 +265,10 @@ def test_a_gone_writers_files_wait_until_they_fit_then_are_adopted(
     assert any("since the last summary" in str(w.message) for w in caught)
     stored = messages(client, group, "s")
     assert len(set(stored)) == gone_events
-    assert sampler.peak <= budget + MARKS, f"the directory held {sampler.peak} bytes"
-    print(f"peak {sampler.peak} of {budget} bytes, {sampler.samples} samples")
+    # Once nothing of its own waits on disk, a copy no bigger than the gone file goes even
+    # past the budget, which is one copy over until the old file is deleted (docs/spool.md,
+    # "One budget per directory"; `Budget._fits`).
+    slack = MARKS + largest_gone
+    assert sampler.peak <= budget + slack, f"the directory held {sampler.peak} bytes"
+    print(f"peak {sampler.peak} of {budget} bytes (+{slack} allowed), {sampler.samples} samples")
     assert segment_bytes(tmp_path) == 0 or handler.stats()["spool_events"] == 0
