@@ -304,6 +304,14 @@ class FaultProxy:
                 peak_in_flight=s["peak_in_flight"],
             )
 
+    def open_connections(self) -> int:
+        """Client connections open now (each ends when the client closes it)."""
+        server = self._server
+        if server is None:
+            return 0
+        with server._registry_lock:
+            return len(server._sockets)
+
     def reset_stats(self) -> None:
         with self._lock:
             self._stats = _empty_stats()

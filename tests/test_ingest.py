@@ -235,6 +235,20 @@ def test_connections_are_kept_alive_between_batches(
         assert handler.close(10)
 
 
+def test_close_closes_the_kept_alive_connections(
+    ingest: LocalEndpoint, ingest_client: Any, group: str, logger: logging.Logger
+) -> None:
+    make_stream(ingest_client, group)
+    with FaultProxy("127.0.0.1", ingest.port) as proxy:
+        handler = handler_for(ingest, group, endpoint_url=proxy.url)
+        logger.addHandler(handler)
+        logger.info("one")
+        assert handler.flush(10)
+        assert proxy.open_connections() >= 1  # kept alive for the next batch
+        assert handler.close(10)
+        wait_for(lambda: proxy.open_connections() == 0, timeout=10)
+
+
 def test_an_answer_lost_after_sending_is_resent_and_counted_as_a_possible_duplicate(
     ingest: LocalEndpoint, ingest_client: Any, group: str, logger: logging.Logger
 ) -> None:

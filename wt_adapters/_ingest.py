@@ -199,6 +199,11 @@ class IngestTransport:
         """Open new connections in a forked child; the parent keeps its own."""
         self._pool.clear()
 
+    def close(self) -> None:
+        """Close the idle connections, and each one in use as its request ends (the engine
+        is closed)."""
+        self._pool.close()
+
 
 def _header_safe(name: str) -> bool:
     return name.isascii() and name.isprintable()

@@ -67,6 +67,8 @@ class ConnectionPool:
         )
         self._lock = threading.Lock()
         self._idle: List[http.client.HTTPConnection] = []
+        #: Set by `close`: a connection given back is closed, not kept.
+        self._closed = False
 
     def _new(self) -> http.client.HTTPConnection:
         if self._context is not None:
@@ -88,10 +90,17 @@ class ConnectionPool:
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
-            if len(self._idle) < MAX_IDLE:
+            if len(self._idle) < MAX_IDLE and not self._closed:
                 self._idle.append(conn)
                 return
         conn.close()
+
+    def close(self) -> None:
+        """Close the idle connections; one in use is closed when it is given back."""
+        with self._lock:
+            idle, self._idle, self._closed = self._idle, [], True
+        for conn in idle:
+            conn.close()
 
     def post(self, path: str, body: bytes, headers: Dict[str, str]) -> Answer:
         """POST `body` to `path` (under the URL's path); raise `TransferError` if no answer came."""

@@ -89,7 +89,7 @@ class Engine:
         self._attempt = Attempt(lambda: self.sender, settings, lambda: self.spool)
         self.workers = Workers(
             self._group,
-            lambda: self.sender.after_fork(),
+            lambda: self.sender,
             self._attempt,
             lambda now: self._metrics.tick(now),
             self._announce,
@@ -282,7 +282,7 @@ class Engine:
             # (dropped or rejected, by reason), whether close itself gave any up or not.
             loss = self._ledger.loss_since_summary()
             last_error = self._ledger.last_error
-        self.workers.join(0.1 if lost or in_flight else 1.0)
+        self.workers.finish(0.1 if lost or in_flight else 1.0)
         self._announce()
         why = f" (last error: {last_error})" if last_error else ""
         kept += self.disk_waiting()

@@ -15,6 +15,7 @@ import traceback
 from typing import Callable, List, Optional
 
 from .._delivery import Outcome
+from .._protocol import Transport
 from .._threads import start_thread, thread_state
 from .outcomes import Outcomes
 from .queue import IDLE_STREAMS_KEPT, Queue
@@ -25,7 +26,9 @@ from .streams import CREATE, Job, sooner
 class Workers:
     """Starts, runs and replaces the sender threads of one engine.
 
-    `after_fork()` drops the connections a forked child inherited; `attempt(job)`
+    `transport()` is the engine's transport: a forked child's first sender thread
+    has it drop the connections inherited (``after_fork``), and `finish` has it
+    close its idle ones (``close``, if it has one); `attempt(job)`
     makes a job's one CloudWatch call (lock not held);
     `metrics(now)` queues a metrics event if one is due and returns the
     seconds until the next (lock held; None without metrics); `announce()`
@@ -35,13 +38,13 @@ class Workers:
     def __init__(
         self,
         name: str,
-        after_fork: Callable[[], None],
+        transport: Callable[[], Transport],
         attempt: Callable[[Job], Outcome],
         metrics: Callable[[float], Optional[float]],
         announce: Callable[[], None],
     ) -> None:
         self.name = name
-        self._after_fork = after_fork
+        self._transport = transport
         self._attempt = attempt
         self._metrics = metrics
         self._announce = announce
@@ -110,7 +113,7 @@ class Workers:
         try:
             if self.sender_stale:  # the first sender thread in a forked child
                 self.sender_stale = False
-                self._after_fork()
+                self._transport().after_fork()
             while True:
                 with self.lock:
                     job = self._next_job()
@@ -247,13 +250,18 @@ class Workers:
         self.work.notify_all()
         self.lock.release()
 
-    def join(self, timeout: float) -> None:
-        """Wait for the threads to end, each up to `timeout` (not from one of them)."""
+    def finish(self, timeout: float) -> None:
+        """Wait for the threads to end, each up to `timeout` (not from one of them), then
+        have the transport close its idle connections (the engine is closed)."""
         if self.pid != os.getpid():
             return
         for worker in list(self.threads):
             if worker is not threading.current_thread():
                 worker.join(timeout)
+        close = getattr(self._transport(), "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):  # a connection that fails to close is gone
+                close()
 
 
 def _say(text: str) -> None:
