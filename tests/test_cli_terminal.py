@@ -8,6 +8,7 @@ import select
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -29,7 +30,11 @@ def local() -> Iterator[str]:
 
 
 @pytest.fixture
-def logs(local: str, request: pytest.FixtureRequest) -> Any:
+def logs(local: str) -> Any:
+    """A client of the module's endpoint, its state reset for this test: a test repeated
+    (pytest-repeat's --count) finds the groups it names new again."""
+    reset = urllib.request.Request(f"{local}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
     return make_client(local)
 
 
