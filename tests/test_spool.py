@@ -606,6 +606,39 @@ def test_forked_children_spool_as_writers_of_their_own_and_leave_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_writers_lock_file_has_its_name_only_once_it_is_locked(
+    tmp_path: Path, endpoint: str, group: str, logger: logging.Logger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A lock file that can be locked is a gone writer's, for another process to adopt. A
+    live writer's, seen between its making and its locking, was unlinked as one, and the
+    writer's events were adopted and sent twice (a forked child's 200, 2 runs in 100)."""
+    import fcntl
+
+    named_when_locked = []
+    flock = fcntl.flock
+
+    def watched(fd: int, operation: int) -> None:
+        if ".lock" in os.path.basename(os.readlink(f"/proc/self/fd/{fd}")):
+            named_when_locked.append(sorted(p.name for p in tmp_path.glob("*.lock")))
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", watched)
+    handler = CloudWatchLogHandler(log_group_name=group, spool_dir=tmp_path, endpoint_url=endpoint)
+    logger.addHandler(handler)
+    logger.info("one")
+    assert handler.flush(10)
+    assert [p.name for p in tmp_path.glob("*.lock")] == [f"{handler_writer(handler)}.lock"]
+    assert handler.close(10)
+    assert named_when_locked == [[]]
+
+
+def handler_writer(handler: CloudWatchLogHandler) -> str:
+    spool = handler._destination.engine.handovers.spool
+    assert isinstance(spool, _spool.Spool)
+    return spool.writer
+
+
 TERMINATED = """
 import logging, sys, time, wt_adapters
 log = logging.getLogger("t")

@@ -74,15 +74,26 @@ class SegmentWriter:
         return self._lock_fd >= 0
 
     def take_lock(self) -> None:
-        """Become this directory's writer (raises OSError if the lock can't be had)."""
+        """Become this directory's writer (raises OSError if the lock can't be had).
+
+        The lock file is made and locked under a name no one looks for, then
+        renamed to its own: a lock file that can be locked is a gone writer's
+        (`adopt`), so a live writer's must never be seen unlocked. Seen between
+        its creation and its lock, it was unlinked as a gone writer's, and the
+        live writer's segments were adopted and sent a second time.
+        """
         import fcntl
 
         path = os.path.join(self.directory, lock_name(self.writer))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+        making = os.path.join(self.directory, f".{lock_name(self.writer)}.new")
+        fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(making, path)
         except OSError:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(making)
             raise
         self._lock_fd = fd
 
