@@ -32,6 +32,7 @@ import re
 import shlex
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Set
@@ -109,8 +110,18 @@ def doc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, str]
         yield env
 
 
+@pytest.fixture
+def block_env(doc_env: Dict[str, str]) -> Dict[str, str]:
+    """`doc_env`, its endpoint's state reset for this block: a block repeated (pytest-repeat's
+    --count) finds the groups it creates new again."""
+    url = doc_env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"]
+    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
+    return doc_env
+
+
 @pytest.mark.parametrize("block", ALL, ids=[b.name for b in ALL])
-def test_code_block(block: Block, doc_env: Dict[str, str], tmp_path: Path) -> None:
+def test_code_block(block: Block, block_env: Dict[str, str], tmp_path: Path) -> None:
     if block.directive == "skip":
         assert block.why, f"{block.name}: say why a block is skipped: <!-- doc-test: skip: WHY -->"
         pytest.skip(block.why)
@@ -122,11 +133,11 @@ def test_code_block(block: Block, doc_env: Dict[str, str], tmp_path: Path) -> No
         script = tmp_path / "test_doc_block.py"
         script.write_text(block.code)
         _run([sys.executable, "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider",
-              script.name], block, doc_env, tmp_path)  # fmt: skip
+              script.name], block, block_env, tmp_path)  # fmt: skip
     elif block.language in RUN:
         script = tmp_path / "doc_block.py"
         script.write_text(block.code)
-        _run([sys.executable, "-W", "error", script.name], block, doc_env, tmp_path)
+        _run([sys.executable, "-W", "error", script.name], block, block_env, tmp_path)
     elif block.language in SHELL:
         for command in wt_adapters_commands(block.code, console=block.language != "sh"):
             check_parses(command, block)
