@@ -374,13 +374,17 @@ def test_a_metrics_event_the_full_queue_drops_is_not_a_user_drop_and_makes_no_ot
     proxy: FaultProxy, client: Any, group: str, logger: logging.Logger,
     shipper: List[CloudWatchLogHandler],
 ) -> None:  # fmt: skip
-    proxy.add_fault("latency", duration=3.0, latency=3.0)  # the user's events hold the queue
+    # The user's events hold the queue for 5 s from when their request arrives: a few
+    # metrics_interval ticks (a fault timed from here was over before the first request
+    # arrived on a loaded machine, and no metrics event was dropped).
+    slow = proxy.add_fault("latency", count=1, latency=5.0)
     handler = ship(logger, shipper, log_group_name=group, metrics_interval=1,
                    send_interval=0.1, max_queue_events=5, endpoint_url=proxy.url)  # fmt: skip
     for i in range(5):
         logger.info("event %d", i)  # exactly what the queue holds: no user drop
     wait_for(lambda: handler.stats()["metrics_events"]["dropped"].get("queue_full", 0) >= 2,
-             timeout=10)  # fmt: skip
+             timeout=30)  # fmt: skip
+    assert proxy.remove_fault(slow) is False  # spent by the one request it held
     assert handler.close() is True
     stats = handler.stats()
     assert stats["dropped"] == {} and stats["sent"] == 5
