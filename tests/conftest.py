@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-import urllib.request
 import warnings
 from typing import Any, Iterator
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import REGION, host_and_port, make_client
+from helpers import REGION, host_and_port, make_client, reset_endpoint
 from moto.server import ThreadedMotoServer
 
 from wt_adapters import WatchtowerWarning, _registry
@@ -60,9 +59,7 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def endpoint(moto_server: str) -> str:
     """The endpoint URL, with the server's state reset for this test."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    reset_endpoint(moto_server)
     return moto_server
 
 

@@ -12,7 +12,6 @@ import json
 import logging
 import sys
 import time
-import urllib.request
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any, Callable, Dict, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from faultproxy import PUT_LOG_EVENTS, FaultProxy
-from helpers import host_and_port, make_client, read_events
+from helpers import host_and_port, make_client, read_events, reset_endpoint
 
 from wt_adapters import CloudWatchLogHandler
 
@@ -142,11 +141,6 @@ def run(
     )
 
 
-def _reset(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-
-
 def main(argv: Optional[list[str]] = None) -> None:
     from moto.server import ThreadedMotoServer
 
@@ -162,7 +156,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     print("|---|---|---|---|---|---|")
     try:
         for i, (name, setup) in enumerate(SCENARIOS.items()):
-            _reset(endpoint)
+            reset_endpoint(endpoint)
             outcome = run(
                 endpoint,
                 f"faults-{i}",

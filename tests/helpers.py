@@ -16,6 +16,7 @@ import subprocess
 import sys
 import termios
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -211,6 +212,13 @@ def python_module_at_a_terminal(module: str, *args: str) -> List[str]:
     """The command line of ``python -m module args`` as typed at a terminal (SIGINT
     not ignored, whatever started the test run): for a child a test sends SIGINT."""
     return [sys.executable, "-c", _AT_A_TERMINAL, module, *args]
+
+
+def reset_endpoint(url: str) -> None:
+    """Have the moto (or local) endpoint at `url` forget every group, stream and event."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from helpers import ROOT, make_client
+from helpers import ROOT, make_client, reset_endpoint
 
 from wt_adapters._local import LocalEndpoint
 
@@ -34,9 +33,7 @@ def ingest_server() -> Iterator[LocalEndpoint]:
 @pytest.fixture
 def ingest(ingest_server: LocalEndpoint) -> Iterator[LocalEndpoint]:
     """The local endpoint, reset for this test: no groups, the stand-in taking `TOKEN` alone."""
-    request = urllib.request.Request(f"{ingest_server.url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    reset_endpoint(ingest_server.url)
     stand_in = ingest_server.ingest
     stand_in.reset()
     stand_in.tokens = {TOKEN}

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.request
 from typing import Any, Dict, Iterator, List
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import host_and_port
+from helpers import host_and_port, reset_endpoint
 
 from wt_adapters._local import LocalEndpoint
 
@@ -33,9 +32,7 @@ def local_server() -> Iterator[LocalEndpoint]:
 @pytest.fixture
 def local_endpoint(local_server: LocalEndpoint) -> LocalEndpoint:
     """The local endpoint, with moto's state and the kept entities and policies reset."""
-    request = urllib.request.Request(f"{local_server.url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    reset_endpoint(local_server.url)
     return local_server
 
 

@@ -8,12 +8,20 @@ import select
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from helpers import ROOT, free_port, host_and_port, make_client, on_terminal, stop, subprocess_env
+from helpers import (
+    ROOT,
+    free_port,
+    host_and_port,
+    make_client,
+    on_terminal,
+    reset_endpoint,
+    stop,
+    subprocess_env,
+)
 
 from wt_adapters._cli._output import escape
 from wt_adapters._cli._tail_time import format_time, parse_time
@@ -33,8 +41,7 @@ def local() -> Iterator[str]:
 def logs(local: str) -> Any:
     """A client of the module's endpoint, its state reset for this test: a test repeated
     (pytest-repeat's --count) finds the groups it names new again."""
-    reset = urllib.request.Request(f"{local}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
+    reset_endpoint(local)
     return make_client(local)
 
 

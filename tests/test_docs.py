@@ -32,14 +32,13 @@ import re
 import shlex
 import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Set
 
 import click
 import pytest
-from helpers import ROOT, subprocess_env
+from helpers import ROOT, reset_endpoint, subprocess_env
 
 from wt_adapters._cli import cli
 from wt_adapters._local import LocalEndpoint
@@ -114,9 +113,7 @@ def doc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, str]
 def block_env(doc_env: Dict[str, str]) -> Dict[str, str]:
     """`doc_env`, its endpoint's state reset for this block: a block repeated (pytest-repeat's
     --count) finds the groups it creates new again."""
-    url = doc_env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"]
-    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
+    reset_endpoint(doc_env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"])
     return doc_env
 
 

@@ -628,15 +628,11 @@ def test_a_writers_lock_file_has_its_name_only_once_it_is_locked(
     logger.addHandler(handler)
     logger.info("one")
     assert handler.flush(10)
-    assert [p.name for p in tmp_path.glob("*.lock")] == [f"{handler_writer(handler)}.lock"]
+    spool = handler._destination.engine.spool
+    assert isinstance(spool, _spool.Spool)
+    assert [p.name for p in tmp_path.glob("*.lock")] == [f"{spool.writer}.lock"]
     assert handler.close(10)
     assert named_when_locked == [[]]
-
-
-def handler_writer(handler: CloudWatchLogHandler) -> str:
-    spool = handler._destination.engine.handovers.spool
-    assert isinstance(spool, _spool.Spool)
-    return spool.writer
 
 
 TERMINATED = """
