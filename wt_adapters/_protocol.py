@@ -65,7 +65,9 @@ class Transport(Protocol):
 
     A transport owns the wire's vocabulary: it turns a failed call into a
     `SendError` (a kind and flags) and hands up the response's rejections;
-    nothing above it names botocore or an HTTP status.
+    nothing above it names botocore or an HTTP status. A transport that keeps
+    connections of its own may also have ``close()``: the engine calls it once
+    closed, after its sender threads (`Workers.finish`).
     """
 
     #: True while the transport makes its client, before which no call can go out.

@@ -436,9 +436,12 @@ def _within_grace(
     if grace is None:
         return False, left
     blocked_since = reach.blocked_since(now, grace)
-    bound = grace if blocked_since is None else blocked_since + grace - now
-    if blocked_since is not None and bound <= 0:
-        return True, left
+    if blocked_since is None:
+        bound = grace  # look again then
+    else:
+        bound = blocked_since + grace - now
+        if bound <= 0:
+            return True, left
     return False, bound if left is None else min(left, bound)
 
 
