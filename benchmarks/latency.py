@@ -229,7 +229,7 @@ def run(quick: bool = False) -> Dict[str, Any]:
         "streams": measure_streams(20, 5_000 // scale, LATENCY, timeout),
         "burst": measure_streams(1, 300_000 // scale, LATENCY, timeout),
         "many": measure_streams(250 // scale, 4_000 // scale, 0.0, timeout),
-        "quota": measure_quota(30 // (3 if quick else 1), 100, timeout),
+        "quota": measure_quota(3 if quick else 30, 100, timeout),
     }
 
 
