@@ -9,6 +9,9 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import threading
+import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -107,3 +110,38 @@ def test_rejections_over_http_are_counted_and_dead_lettered_by_the_documented_in
     ]
     with pytest.warns(WatchtowerWarning, match="5 events in all since the last summary"):
         assert handler.close() is False
+
+
+def test_a_flush_returns_once_the_warning_of_its_rejected_events_is_issued(
+    proxy: FaultProxy, group: str, logger: logging.Logger
+) -> None:
+    """The sender thread says what became of a batch after settling it; flush waits for that.
+
+    A warning hook that takes its time on the sender thread widens the moment between the
+    two: before, flush returned in it, and the warning came after.
+    """
+    seen: List[str] = []
+
+    def slow_hook(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.5)
+        seen.append(str(message))
+
+    def with_rejections(body: bytes) -> bytes:
+        return json.dumps({**json.loads(body or b"{}"),
+                           "rejectedLogEventsInfo": {"tooOldLogEventEndIndex": 1}}).encode()  # fmt: skip
+
+    handler = CloudWatchLogHandler(
+        log_group_name=group, log_stream_name="s", endpoint_url=proxy.url, send_interval=60
+    )
+    logger.addHandler(handler)
+    proxy.add_fault("rewrite", count=1, rewrite=with_rejections)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", WatchtowerWarning)
+        warnings.showwarning = slow_hook
+        logger.info("too old")
+        logger.info("kept")
+        assert handler.flush(30) is True
+        assert seen == [f"CloudWatch rejected log events as too old: 1 so far for log group {group!r}"]
+        logger.removeHandler(handler)
+        assert handler.close() is False  # its summary goes to the hook too

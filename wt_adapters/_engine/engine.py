@@ -181,6 +181,7 @@ class Engine:
             self.spool.wake()
             time.sleep(0.01 if deadline is None else min(0.01, deadline - time.monotonic()))
             done = self._flush_queued(deadline, grace, stall)
+        self.workers.announce_outcomes()
         return done
 
     def _stalled_with_all_on_disk(self, since: float, grace: float, now: float) -> bool:
@@ -241,9 +242,7 @@ class Engine:
         with self.lock:
             self._refs = max(0, self._refs - 1)
             last = self._refs == 0
-        if last:
-            return self.close(timeout, grace=grace)
-        return self.flush(timeout, grace=grace)
+        return (self.close if last else self.flush)(timeout, grace=grace)
 
     def close(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> bool:
         """Deliver what is queued (up to `timeout`), stop the senders, report what is left.

@@ -62,11 +62,26 @@ class Workers:
         self.outcomes = outcomes
         self.threads: List[threading.Thread] = []
         self._started = 0  # numbers the threads' names
+        self._announcing = threading.RLock()  # see `announce_outcomes`
         #: Transport threads between taking a job and being done with it (warnings included).
         self.busy = 0
         #: A fork is about to happen: hand out no job until it has.
         self.forking = False
         self.pid = os.getpid()
+
+    def announce_outcomes(self) -> None:
+        """Issue the warnings noted so far, one thread at a time (lock not held).
+
+        A sender thread settles a batch, then says what became of it (rejected events,
+        say). A flush woken by the settling calls this before it returns: it says what
+        is still unsaid, or waits while a sender thread says it, so that every warning
+        its events made has been issued by then. A logging call's own warnings (drops)
+        don't wait here.
+        """
+        if self.pid != os.getpid():
+            return  # a child forked past the at-fork hooks: the notices are the parent's
+        with self._announcing:
+            self._announce()
 
     def wake(self) -> None:
         """Wake a sender thread for a first event, starting one if there is none (lock held)."""
@@ -130,7 +145,7 @@ class Workers:
                     self.outcomes.apply(job, outcome)
                     job = None
                 if self.outcomes.ledger.notices:
-                    self._announce()
+                    self.announce_outcomes()
                 with self.lock:
                     self.busy -= 1
                     busy = False
