@@ -13,7 +13,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 from faultproxy import FaultProxy
@@ -75,22 +75,25 @@ def test_the_ledger_counts_a_response_with_every_field_once_per_event() -> None:
     assert figures["sent"] == 5
 
 
+def rejecting(info: Dict[str, int]) -> Callable[[bytes], bytes]:
+    """A fault proxy rewrite: the PutLogEvents answer says CloudWatch rejected per `info`."""
+
+    def rewrite(body: bytes) -> bytes:
+        return json.dumps({**json.loads(body or b"{}"), "rejectedLogEventsInfo": info}).encode()
+
+    return rewrite
+
+
 def test_rejections_over_http_are_counted_and_dead_lettered_by_the_documented_indexes(
     tmp_path: Path, proxy: FaultProxy, client: Any, group: str, logger: logging.Logger
 ) -> None:
     info = {"tooOldLogEventEndIndex": 2, "expiredLogEventEndIndex": 3, "tooNewLogEventStartIndex": 8}
-
-    def with_rejections(body: bytes) -> bytes:
-        reply = json.loads(body or b"{}")
-        reply["rejectedLogEventsInfo"] = info
-        return json.dumps(reply).encode()
-
     handler = CloudWatchLogHandler(
         log_group_name=group, log_stream_name="s", endpoint_url=proxy.url, spool_dir=tmp_path,
         max_batch_count=10, send_interval=60,
     )  # fmt: skip
     logger.addHandler(handler)
-    proxy.add_fault("rewrite", count=1, rewrite=with_rejections)
+    proxy.add_fault("rewrite", count=1, rewrite=rejecting(info))
     with pytest.warns(WatchtowerWarning, match="rejected"):
         for i in range(10):
             logger.info("event %d", i)
@@ -127,15 +130,11 @@ def test_a_flush_returns_once_the_warning_of_its_rejected_events_is_issued(
             time.sleep(0.5)
         seen.append(str(message))
 
-    def with_rejections(body: bytes) -> bytes:
-        return json.dumps({**json.loads(body or b"{}"),
-                           "rejectedLogEventsInfo": {"tooOldLogEventEndIndex": 1}}).encode()  # fmt: skip
-
     handler = CloudWatchLogHandler(
         log_group_name=group, log_stream_name="s", endpoint_url=proxy.url, send_interval=60
     )
     logger.addHandler(handler)
-    proxy.add_fault("rewrite", count=1, rewrite=with_rejections)
+    proxy.add_fault("rewrite", count=1, rewrite=rejecting({"tooOldLogEventEndIndex": 1}))
     with warnings.catch_warnings():
         warnings.simplefilter("always", WatchtowerWarning)
         warnings.showwarning = slow_hook
